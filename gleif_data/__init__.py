@@ -1,0 +1,1 @@
+"""GLEIF match data: the schema, imports, filters and exports behind the dashboard."""

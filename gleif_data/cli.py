@@ -1,0 +1,260 @@
+"""`python -m gleif_data COMMAND`: parse arguments, call the library, report in one line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from tqdm import tqdm
+
+from gleif_data.config import ConfigError, describe_url
+from gleif_data.db import make_engine
+from gleif_data.demo import load_demo
+from gleif_data.errors import GleifDataError
+from gleif_data.export import (
+    ExportFormat,
+    ExportLayout,
+    ExportOptions,
+    count_export_rows,
+    export_file_name,
+    write_export,
+)
+from gleif_data.filters import DomainFilter
+from gleif_data.import_batch import TARGET_COLUMNS, import_batch
+from gleif_data.import_gleif import import_gleif
+from gleif_data.migrate import upgrade
+from gleif_data.queries import list_batches, require_batch
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the process exit code."""
+    args = build_parser().parse_args(argv)
+    engine: Engine | None = None
+    try:
+        engine = make_engine()
+        return args.run(engine, args)
+    except (GleifDataError, ConfigError) as exc:
+        return _fail(str(exc))
+    except DBAPIError as exc:
+        return _fail(_database_problem(engine, exc))
+    except SQLAlchemyError as exc:
+        return _fail(f"database error: {type(exc).__name__}")
+    except KeyboardInterrupt:
+        return _fail("interrupted; nothing was written", code=130)
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="python -m gleif_data",
+        description="GLEIF matches of web domains: import, inspect and export batches. "
+        "The database is DATABASE_URL, else [connections.gleif] url in "
+        ".streamlit/secrets.toml, else the SQLite file gleif.db.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the schema")
+    migrate.set_defaults(run=_migrate)
+
+    demo = commands.add_parser("demo", help="load the demo batches and GLEIF reference data")
+    demo.add_argument(
+        "--if-empty", action="store_true", help="only when the database has no batch yet"
+    )
+    demo.set_defaults(run=_demo)
+
+    batch = commands.add_parser("import-batch", help="import a CSV of (domain, candidate) rows")
+    batch.add_argument("file", type=Path, help=".csv or .csv.gz, UTF-8")
+    batch.add_argument("--batch", required=True, help="name of the batch to create")
+    batch.add_argument("--replace", action="store_true", help="replace the batch if it exists")
+    batch.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="TARGET=SOURCE",
+        type=_column_mapping,
+        help=f"read TARGET ({', '.join(TARGET_COLUMNS)}) from the file's SOURCE column",
+    )
+    batch.set_defaults(run=_import_batch)
+
+    gleif = commands.add_parser("import-gleif", help="import a GLEIF golden-copy LEI-CDF CSV")
+    gleif.add_argument("file", type=Path, help=".csv, .csv.gz or .zip")
+    gleif.set_defaults(run=_import_gleif)
+
+    batches = commands.add_parser("batches", help="list batches with their counts")
+    batches.set_defaults(run=_batches)
+
+    export = commands.add_parser("export", help="export a batch, one row per domain")
+    export.add_argument("--batch", required=True)
+    export.add_argument(
+        "--out", help="file to write, or - for standard output (default: a dated name here)"
+    )
+    export.add_argument("--format", choices=[f.value for f in ExportFormat], default="csv")
+    export.add_argument("--layout", choices=[v.value for v in ExportLayout], default="domain")
+    export.add_argument("--domain-contains", metavar="TEXT")
+    export.add_argument("--lei-contains", metavar="TEXT")
+    export.add_argument("--name-contains", metavar="TEXT", help="any candidate's legal name")
+    export.add_argument("--min-candidates", type=_whole_number, metavar="N")
+    export.add_argument("--max-candidates", type=_whole_number, metavar="N")
+    export.add_argument(
+        "--no-formula-guard",
+        action="store_true",
+        help="keep cells starting with = + - @ as they are (CSV and XLSX)",
+    )
+    export.set_defaults(run=_export)
+    return parser
+
+
+def _migrate(engine: Engine, _args: argparse.Namespace) -> int:
+    upgrade(engine)
+    _say(f"schema up to date: {describe_url(engine.url)}")
+    return 0
+
+
+def _demo(engine: Engine, args: argparse.Namespace) -> int:
+    upgrade(engine)
+    report = load_demo(engine, only_if_empty=args.if_empty)
+    if args.if_empty and not report.created and not report.reference_records:
+        _say("the database has batches already; demo not loaded")
+        return 0
+    _say(
+        f"demo: {report.reference_records:,} GLEIF reference records; "
+        f"batches created: {', '.join(report.created) or 'none'}; "
+        f"already there: {', '.join(report.skipped) or 'none'}"
+    )
+    return 0
+
+
+def _import_batch(engine: Engine, args: argparse.Namespace) -> int:
+    with _progress("import", "rows") as progress:
+        report = import_batch(
+            engine,
+            args.file,
+            args.batch,
+            replace=args.replace,
+            column_map=dict(args.column),
+            progress=progress,
+        )
+    _say(report.summary())
+    return 0
+
+
+def _import_gleif(engine: Engine, args: argparse.Namespace) -> int:
+    with _progress("import", "records") as progress:
+        count = import_gleif(engine, args.file, progress=progress)
+    _say(f"{count:,} GLEIF records imported or updated")
+    return 0
+
+
+def _batches(engine: Engine, _args: argparse.Namespace) -> int:
+    summaries = list_batches(engine)
+    if not summaries:
+        _say("no batches yet: run `python -m gleif_data demo` or `import-batch FILE --batch NAME`")
+        return 0
+    width = max(len("batch"), *(len(s.batch) for s in summaries))
+    print(f"{'batch':<{width}}  {'domains':>10}  {'candidates':>10}")
+    for s in summaries:
+        print(f"{s.batch:<{width}}  {s.domains:>10,}  {s.candidates:>10,}")
+    return 0
+
+
+def _export(engine: Engine, args: argparse.Namespace) -> int:
+    try:
+        filters = DomainFilter(
+            domain_contains=args.domain_contains,
+            lei_contains=args.lei_contains,
+            name_contains=args.name_contains,
+            min_candidates=args.min_candidates,
+            max_candidates=args.max_candidates,
+        )
+    except ValueError as exc:
+        raise GleifDataError(str(exc)) from None
+    options = ExportOptions(
+        format=ExportFormat(args.format),
+        layout=ExportLayout(args.layout),
+        filters=filters,
+        formula_guard=not args.no_formula_guard,
+    )
+    require_batch(engine, args.batch)
+    if args.out == "-":
+        write_export(engine, args.batch, sys.stdout.buffer, options)
+        sys.stdout.buffer.flush()
+        return 0
+    target = Path(args.out or export_file_name(args.batch, options.format))
+    total = count_export_rows(engine, args.batch, options) if _interactive() else None
+    with _progress("export", "rows", total) as progress, _atomic_file(target) as out:
+        rows = write_export(engine, args.batch, out, options, progress)
+    _say(f"{rows:,} rows written to {target}")
+    return 0
+
+
+@contextlib.contextmanager
+def _atomic_file(target: Path) -> Iterator[BinaryIO]:
+    """Write beside the target and rename at the end: a failed export leaves no file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            yield out
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _progress(verb: str, unit: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal; silence when the output goes to a file or a pipe."""
+    if not _interactive():
+        yield lambda _n: None
+        return
+    with tqdm(total=total, desc=verb, unit=f" {unit}", unit_scale=True, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _interactive() -> bool:
+    return sys.stderr.isatty()
+
+
+def _column_mapping(text: str) -> tuple[str, str]:
+    target, sep, source = text.partition("=")
+    if not sep or not target.strip() or not source.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not TARGET=SOURCE")
+    return target.strip(), source.strip()
+
+
+def _whole_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def _database_problem(engine: Engine | None, exc: DBAPIError) -> str:
+    where = describe_url(engine.url) if engine is not None else "the database"
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+    if exc.connection_invalidated or "connect" in reason.lower():
+        return f"cannot reach {where}: {reason}"
+    return f"database error on {where}: {reason}"
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code

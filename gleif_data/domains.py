@@ -1,0 +1,42 @@
+"""Domain names as analysts paste them: trimmed, lower-cased, URLs reduced to their host."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+# A label is letters or digits (any script) with inner hyphens; see RFC 1035 and IDNA.
+_LABEL = re.compile(r"[^\W_](?:[\w-]*[^\W_])?")
+_MAX_DOMAIN_LENGTH = 253
+_MAX_LABEL_LENGTH = 63
+
+
+def normalise_domain(raw: str) -> str:
+    """Return the host of a domain or pasted URL, lower-cased; ValueError if it is no domain."""
+    text = raw.strip()
+    if not text:
+        raise ValueError("the domain is empty")
+    host = _host_of(text).lower().rstrip(".")
+    if not _is_domain(host):
+        raise ValueError(f"{raw.strip()!r} is not a domain name")
+    return host
+
+
+def _host_of(text: str) -> str:
+    if "://" not in text:
+        # urlsplit only finds a host after '//': 'acme.com/about' has none without it.
+        text = "//" + text
+    try:
+        host = urlsplit(text).hostname
+    except ValueError:
+        return ""
+    return host or ""
+
+
+def _is_domain(host: str) -> bool:
+    if len(host) > _MAX_DOMAIN_LENGTH:
+        return False
+    labels = host.split(".")
+    if len(labels) < 2 or labels[-1].isdigit():
+        return False  # a single label or an IP address is no web domain
+    return all(len(label) <= _MAX_LABEL_LENGTH and _LABEL.fullmatch(label) for label in labels)

@@ -1,0 +1,211 @@
+"""The aggregated export: one row per domain (or per candidate), streamed from the database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+from sqlalchemy import ColumnElement, Engine, Select, case, func, literal, select
+
+from gleif_data.db import candidate_lists, is_sqlite
+from gleif_data.errors import GleifDataError
+from gleif_data.export_writers import (
+    ExportLimitError,
+    write_csv,
+    write_json,
+    write_parquet,
+    write_xlsx,
+)
+from gleif_data.filters import DomainFilter
+from gleif_data.models import Domain, GleifCandidate
+from gleif_data.queries import require_batch
+
+DOMAIN_COLUMNS = ("domain", "gleif_candidate_count", "all_lei_codes", "all_legal_names")
+CANDIDATE_COLUMNS = ("domain", "lei_code", "legal_name", "match_score", "match_method")
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_CHUNK_ROWS = 10_000
+
+
+class ExportFormat(StrEnum):
+    """File formats of the export."""
+
+    CSV = "csv"
+    XLSX = "xlsx"
+    PARQUET = "parquet"
+    JSON = "json"
+
+
+class ExportLayout(StrEnum):
+    """One row per domain (the legacy columns) or one row per candidate (lossless)."""
+
+    DOMAIN = "domain"
+    CANDIDATE = "candidate"
+
+
+MEDIA_TYPES = {
+    ExportFormat.CSV: "text/csv; charset=utf-8",
+    ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ExportFormat.PARQUET: "application/vnd.apache.parquet",
+    ExportFormat.JSON: "application/json",
+}
+
+_SCHEMAS = {
+    ExportLayout.DOMAIN: pa.schema(
+        [
+            ("domain", pa.string()),
+            ("gleif_candidate_count", pa.int64()),
+            ("all_lei_codes", pa.string()),
+            ("all_legal_names", pa.string()),
+        ]
+    ),
+    ExportLayout.CANDIDATE: pa.schema(
+        [
+            ("domain", pa.string()),
+            ("lei_code", pa.string()),
+            ("legal_name", pa.string()),
+            ("match_score", pa.float64()),
+            ("match_method", pa.string()),
+        ]
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export: format, layout, filters and whether to neutralise formulas."""
+
+    format: ExportFormat = ExportFormat.CSV
+    layout: ExportLayout = ExportLayout.DOMAIN
+    filters: DomainFilter = field(default_factory=DomainFilter)
+    formula_guard: bool = True
+
+    @property
+    def guards_formulas(self) -> bool:
+        """Parquet and JSON always carry raw values."""
+        return self.formula_guard and self.format in (ExportFormat.CSV, ExportFormat.XLSX)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The header of the export."""
+        return DOMAIN_COLUMNS if self.layout is ExportLayout.DOMAIN else CANDIDATE_COLUMNS
+
+
+def export_file_name(batch: str, export_format: ExportFormat, now: datetime | None = None) -> str:
+    """`gleif-export_<batch>_<YYYYMMDD-HHMM>.<ext>`, safe as a file name on any system."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M")
+    safe_batch = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in batch).strip(".")
+    return f"gleif-export_{safe_batch or 'batch'}_{stamp}.{export_format.value}"
+
+
+def export_query(dialect_name: str, batch: str, options: ExportOptions) -> Select[Any]:
+    """The SELECT that yields the export's rows in order, filters and formula guard applied."""
+    d = Domain.__table__.alias("d")
+    lists = candidate_lists(dialect_name, batch)
+    count = func.coalesce(lists.c.candidate_count, 0)
+    where = [d.c.batch_id == batch, *options.filters.conditions(d, count)]
+    text = _guard if options.guards_formulas else _raw
+    if options.layout is ExportLayout.DOMAIN:
+        return (
+            select(
+                text(d.c.domain).label("domain"),
+                count.label("gleif_candidate_count"),
+                text(func.coalesce(lists.c.lei_codes, "")).label("all_lei_codes"),
+                text(func.coalesce(lists.c.legal_names, "")).label("all_legal_names"),
+            )
+            .select_from(d.outerjoin(lists, lists.c.domain_id == d.c.id))
+            .where(*where)
+            .order_by(d.c.id)
+        )
+    selected = select(d.c.id, d.c.domain).where(*where)
+    if options.filters.uses_counts:
+        selected = selected.select_from(d.outerjoin(lists, lists.c.domain_id == d.c.id))
+    chosen = selected.subquery("chosen")
+    c = GleifCandidate.__table__.alias("c")
+    # A domain without candidates still gets a row, so the file re-imports losslessly.
+    return (
+        select(
+            text(chosen.c.domain).label("domain"),
+            text(c.c.lei_code).label("lei_code"),
+            text(c.c.legal_name).label("legal_name"),
+            c.c.match_score,
+            text(c.c.match_method).label("match_method"),
+        )
+        .select_from(chosen.outerjoin(c, c.c.domain_id == chosen.c.id))
+        .order_by(chosen.c.id, c.c.id)
+    )
+
+
+def count_export_rows(engine: Engine, batch: str, options: ExportOptions) -> int:
+    """How many rows the export will have."""
+    query = export_query(engine.dialect.name, batch, options).order_by(None).subquery()
+    with engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(query)).scalar_one()
+
+
+def write_export(
+    engine: Engine,
+    batch: str,
+    out: BinaryIO,
+    options: ExportOptions,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Stream the export of a batch to `out`; return the number of rows written."""
+    require_batch(engine, batch)
+    progress = progress or (lambda _rows: None)
+    query = export_query(engine.dialect.name, batch, options)
+    try:
+        if options.format is ExportFormat.CSV:
+            if options.layout is ExportLayout.DOMAIN and not is_sqlite(engine):
+                return _copy_csv(engine, query, out, progress)
+            return write_csv(out, options.columns, _chunks(engine, query), progress)
+        if options.format is ExportFormat.XLSX:
+            return write_xlsx(out, options.columns, _chunks(engine, query), progress)
+        if options.format is ExportFormat.PARQUET:
+            schema = _SCHEMAS[options.layout]
+            return write_parquet(out, options.columns, _chunks(engine, query), progress, schema)
+        return write_json(out, options.columns, _chunks(engine, query), progress)
+    except ExportLimitError as exc:
+        raise GleifDataError(str(exc)) from None
+
+
+def _chunks(engine: Engine, query: Select[Any]) -> Iterator[Sequence[Any]]:
+    """Rows in chunks, through a server-side cursor: the batch never sits in memory."""
+    with engine.connect() as connection:
+        result = connection.execution_options(yield_per=_CHUNK_ROWS).execute(query)
+        for partition in result.partitions():
+            yield [tuple(row) for row in partition]
+
+
+def _copy_csv(
+    engine: Engine, query: Select[Any], out: BinaryIO, progress: Callable[[int], None]
+) -> int:
+    """PostgreSQL writes the CSV itself with COPY; we only pass its bytes on."""
+    compiled = query.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
+    # NULL is never produced (every column is coalesced); naming a marker other than the
+    # empty string stops COPY from quoting empty strings, so the bytes match csv.writer's.
+    statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '\\N')"
+    lines = 0
+    with engine.connect() as connection:
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor, cursor.copy(statement, compiled.params) as copy:
+            for block in copy:
+                out.write(block)
+                newlines = bytes(block).count(b"\n")
+                lines += newlines
+                progress(newlines)
+    return max(lines - 1, 0)
+
+
+def _guard(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Prefix a cell that a spreadsheet would run as a formula with an apostrophe."""
+    first = func.substr(column, 1, 1)
+    return case((first.in_(FORMULA_PREFIXES), literal("'") + column), else_=column)
+
+
+def _raw(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    return column

@@ -1,0 +1,79 @@
+"""The one filter object that the CLI, the dashboard and the HTTP route share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.sql import FromClause
+
+from gleif_data.db import contains_text
+from gleif_data.models import GleifCandidate
+
+
+@dataclass(frozen=True)
+class DomainFilter:
+    """Which domains of a batch to show or export; a selected domain keeps all its candidates.
+
+    Text filters are case-insensitive substrings in which %, _ and quotes are literal.
+    """
+
+    domain_contains: str | None = None
+    lei_contains: str | None = None
+    name_contains: str | None = None
+    min_candidates: int | None = None
+    max_candidates: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("domain_contains", "lei_contains", "name_contains"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{name} must be text")
+            if value is not None and not value.strip():
+                object.__setattr__(self, name, None)  # an empty box filters nothing
+        for name in ("min_candidates", "max_candidates"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{name} must be a whole number")
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be 0 or more")
+        low, high = self.min_candidates, self.max_candidates
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_candidates ({low}) is greater than max_candidates ({high})")
+
+    def active(self) -> dict[str, str | int]:
+        """The filters that are set, by name."""
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+    @property
+    def uses_counts(self) -> bool:
+        """Whether the filter needs each domain's candidate count."""
+        return self.min_candidates is not None or self.max_candidates is not None
+
+    def conditions(
+        self, domains: FromClause, candidate_count: ColumnElement[int] | None = None
+    ) -> list[ColumnElement[bool]]:
+        """SQL conditions on a `domains` row; count filters need the domain's candidate count."""
+        where: list[ColumnElement[bool]] = []
+        if self.domain_contains is not None:
+            where.append(contains_text(domains.c.domain, self.domain_contains))
+        if self.lei_contains is not None:
+            where.append(_any_candidate(domains, GleifCandidate.lei_code, self.lei_contains))
+        if self.name_contains is not None:
+            where.append(_any_candidate(domains, GleifCandidate.legal_name, self.name_contains))
+        if self.uses_counts:
+            if candidate_count is None:
+                raise ValueError("count filters need the candidate count")
+            if self.min_candidates is not None:
+                where.append(candidate_count >= self.min_candidates)
+            if self.max_candidates is not None:
+                where.append(candidate_count <= self.max_candidates)
+        return where
+
+
+def _any_candidate(
+    domains: FromClause, column: ColumnElement[str | None], needle: str
+) -> ColumnElement[bool]:
+    return exists(
+        select(1).where(GleifCandidate.domain_id == domains.c.id, contains_text(column, needle))
+    )

@@ -1,0 +1,22 @@
+"""LEI rules: the ISO 17442 format and its ISO 7064 MOD 97-10 check digits."""
+
+from __future__ import annotations
+
+import re
+
+LEI_FORMAT = re.compile(r"[0-9A-Z]{20}")
+
+
+def normalise_lei(raw: str) -> str:
+    """Trim and upper-case an LEI as typed; raise ValueError unless it is 20 letters and digits."""
+    code = raw.strip().upper()
+    if not LEI_FORMAT.fullmatch(code):
+        raise ValueError(f"LEI {raw.strip()!r} is not 20 letters and digits")
+    return code
+
+
+def has_valid_check_digits(code: str) -> bool:
+    """Whether a well-formed LEI passes ISO 7064 MOD 97-10 (letters count as 10..35)."""
+    if not LEI_FORMAT.fullmatch(code):
+        return False
+    return int("".join(str(int(char, 36)) for char in code)) % 97 == 1

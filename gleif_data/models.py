@@ -1,0 +1,58 @@
+"""The tables: the two legacy ones as they are, plus GLEIF reference data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table of the project."""
+
+
+class Domain(Base):
+    """A web domain of a batch (legacy table `domains`)."""
+
+    __tablename__ = "domains"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain: Mapped[str | None] = mapped_column(Text)
+    batch_id: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_domains_batch_id_id", "batch_id", "id"),)
+
+
+class GleifCandidate(Base):
+    """An LEI the matching process proposed for a domain (legacy table `gleif_candidates`)."""
+
+    __tablename__ = "gleif_candidates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("domains.id"))
+    lei_code: Mapped[str | None] = mapped_column(Text)
+    legal_name: Mapped[str | None] = mapped_column(Text)
+    match_score: Mapped[float | None] = mapped_column(Float)
+    match_method: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_gleif_candidates_domain_id_id", "domain_id", "id"),
+        Index("ix_gleif_candidates_lei_code", "lei_code"),
+    )
+
+
+class LeiRecord(Base):
+    """GLEIF reference data for one LEI, from the golden copy (LEI-CDF)."""
+
+    __tablename__ = "lei_records"
+
+    lei: Mapped[str] = mapped_column(Text, primary_key=True)
+    legal_name: Mapped[str | None] = mapped_column(Text)
+    entity_status: Mapped[str | None] = mapped_column(Text)
+    registration_status: Mapped[str | None] = mapped_column(Text)
+    legal_address_country: Mapped[str | None] = mapped_column(Text)
+    legal_jurisdiction: Mapped[str | None] = mapped_column(Text)
+    headquarters_country: Mapped[str | None] = mapped_column(Text)
+    last_update: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_renewal: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
