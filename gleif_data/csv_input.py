@@ -77,6 +77,9 @@ def _decoded_lines(binary: BinaryIO, path: Path) -> Iterator[str]:
     for number, raw in enumerate(binary, start=1):
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
+        if b"\x00" in raw:
+            # PostgreSQL text cannot hold NUL, and Python 3.11's csv no longer rejects it.
+            raise InputError(path, number, _csv_reason(csv.Error("line contains NUL")))
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError as exc:

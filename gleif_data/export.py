@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -209,3 +210,19 @@ def _guard(column: ColumnElement[Any]) -> ColumnElement[Any]:
 
 def _raw(column: ColumnElement[Any]) -> ColumnElement[Any]:
     return column
+
+
+def preview_rows(
+    engine: Engine, batch: str, options: ExportOptions, limit: int = 50
+) -> list[tuple[Any, ...]]:
+    """The first rows of the export, for a preview in the dashboard."""
+    query = export_query(engine.dialect.name, batch, options).limit(limit)
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(query)]
+
+
+def export_bytes(engine: Engine, batch: str, options: ExportOptions) -> bytes:
+    """The whole export in memory: for small downloads only."""
+    buffer = io.BytesIO()
+    write_export(engine, batch, buffer, options)
+    return buffer.getvalue()

@@ -109,6 +109,8 @@ def import_batch(
             if existing:
                 report.replaced_domains = delete_batch(connection, batch)
             _insert_from_staging(connection, batch, report)
+            if not report.domains:
+                raise InputError(path, None, "the file has a header but no rows")
             if connection.dialect.name == "sqlite":
                 staging.drop(connection)
     return report

@@ -1,0 +1,60 @@
+from pathlib import Path
+
+import pytest
+
+from gleif_data.config import (
+    DEFAULT_SQLITE_FILE,
+    ConfigError,
+    describe_url,
+    normalise_url,
+    resolve_database_url,
+)
+
+
+def write_secrets(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "secrets.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_database_url_from_the_environment_wins(tmp_path):
+    secrets = write_secrets(tmp_path, '[connections.gleif]\nurl = "sqlite:///other.db"\n')
+    url = resolve_database_url({"DATABASE_URL": "postgres://u:p@db:5432/gleif"}, secrets)
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.host, url.database) == ("db", "gleif")
+
+
+def test_the_streamlit_secret_is_used_without_an_environment_variable(tmp_path):
+    secrets = write_secrets(tmp_path, '[connections.gleif]\nurl = "postgresql://u@db/gleif"\n')
+    assert resolve_database_url({}, secrets).drivername == "postgresql+psycopg"
+
+
+def test_without_configuration_the_embedded_sqlite_file_is_used(tmp_path):
+    url = resolve_database_url({}, tmp_path / "missing.toml")
+    assert url.drivername == "sqlite"
+    assert url.database == str(DEFAULT_SQLITE_FILE)
+
+
+def test_a_broken_secrets_file_is_a_config_error(tmp_path):
+    secrets = write_secrets(tmp_path, "[connections.gleif\nurl = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        resolve_database_url({}, secrets)
+
+
+def test_other_databases_are_refused():
+    with pytest.raises(ConfigError, match="unsupported database"):
+        normalise_url("mysql://u:p@db/gleif")
+
+
+def test_the_description_of_a_database_never_shows_the_password():
+    url = normalise_url("postgresql://analyst:s3cr3t-pw@db.internal:5433/gleif")
+    description = describe_url(url)
+    assert "s3cr3t-pw" not in description
+    assert "db.internal:5433" in description
+    assert "'gleif'" in description
+
+
+def test_an_unparsable_url_does_not_echo_it():
+    with pytest.raises(ConfigError) as info:
+        normalise_url("postgresql://analyst:s3cr3t@db:notaport/x")
+    assert "s3cr3t" not in str(info.value)

@@ -1,0 +1,225 @@
+import gzip
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from gleif_data.errors import GleifDataError, InputError
+from gleif_data.import_batch import import_batch
+from tests.support import write_csv
+
+ACME = "5493001KJTIIGC8Y1R12"
+ZETA = "0292001130A2Q5CDA023"
+BAD_CHECK = "579100EKDEGDFEHDC086"
+
+
+def candidates(engine, batch):
+    query = text(
+        "SELECT d.domain, c.lei_code, c.legal_name, c.match_score, c.match_method"
+        " FROM domains d LEFT JOIN gleif_candidates c ON c.domain_id = d.id"
+        " WHERE d.batch_id = :batch ORDER BY d.id, c.id"
+    )
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(query, {"batch": batch})]
+
+
+def snapshot(engine):
+    with engine.connect() as connection:
+        return {
+            table: connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()
+            for table in ("domains", "gleif_candidates", "lei_records")
+        }
+
+
+def test_rows_become_domains_in_file_order_with_their_candidates_in_file_order(engine, tmp_path):
+    path = write_csv(
+        tmp_path / "b.csv",
+        [
+            ["zeta.de", ZETA, "Zeta GmbH", "0.5", "fuzzy"],
+            ["acme.com", ACME, 'ACME; "Inc"', "0.9", "exact"],
+            ["none.org", "", "", "", ""],
+            ["zeta.de", ACME, 'ACME; "Inc"', "", ""],
+        ],
+    )
+    report = import_batch(engine, path, "b1")
+    assert (report.domains, report.candidates) == (3, 3)
+    assert candidates(engine, "b1") == [
+        ("zeta.de", ZETA, "Zeta GmbH", 0.5, "fuzzy"),
+        ("zeta.de", ACME, 'ACME; "Inc"', None, None),
+        ("acme.com", ACME, 'ACME; "Inc"', 0.9, "exact"),
+        ("none.org", None, None, None, None),
+    ]
+
+
+def test_pasted_urls_and_mixed_case_name_the_same_domain(engine, tmp_path):
+    path = write_csv(
+        tmp_path / "b.csv",
+        [
+            ["https://www.ACME.com/about", ACME, "ACME", "", ""],
+            [" www.acme.com ", ZETA, "Z", "", ""],
+        ],
+    )
+    import_batch(engine, path, "b1")
+    assert [row[:2] for row in candidates(engine, "b1")] == [
+        ("www.acme.com", ACME),
+        ("www.acme.com", ZETA),
+    ]
+
+
+def test_a_repeated_domain_and_lei_pair_is_kept_once_and_reported(engine, tmp_path):
+    path = write_csv(
+        tmp_path / "b.csv",
+        [["acme.com", ACME, "first", "", ""], ["acme.com", ACME.lower(), "second", "", ""]],
+    )
+    report = import_batch(engine, path, "b1")
+    assert report.duplicates_skipped == 1
+    assert [row[2] for row in candidates(engine, "b1")] == ["first"]
+
+
+def test_an_lei_with_failing_check_digits_is_imported_and_reported_invalid(engine, tmp_path):
+    path = write_csv(tmp_path / "b.csv", [["annulled.dk", BAD_CHECK, "Annulled A/S", "", ""]])
+    report = import_batch(engine, path, "b1")
+    assert report.invalid_leis == {BAD_CHECK}
+    assert "1 LEIs fail their ISO 7064 check digits" in report.summary()
+    assert candidates(engine, "b1")[0][1] == BAD_CHECK
+
+
+def test_columns_can_be_mapped_from_other_names(engine, tmp_path):
+    path = write_csv(
+        tmp_path / "b.csv", [["acme.com", ACME, "ACME"]], header=["Website", "LEI", "Company"]
+    )
+    import_batch(
+        engine,
+        path,
+        "b1",
+        column_map={"domain": "Website", "lei_code": "LEI", "legal_name": "Company"},
+    )
+    assert candidates(engine, "b1") == [("acme.com", ACME, "ACME", None, None)]
+
+
+def test_gzip_files_and_a_byte_order_mark_are_read(engine, tmp_path):
+    path = tmp_path / "b.csv.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(
+            "\ufeffdomain,lei_code,legal_name\r\nacme.com,".encode() + ACME.encode() + b",ACME\r\n"
+        )
+    import_batch(engine, path, "b1")
+    assert candidates(engine, "b1") == [("acme.com", ACME, "ACME", None, None)]
+
+
+def test_a_semicolon_separated_file_as_excel_writes_it_is_read(engine, tmp_path):
+    path = tmp_path / "b.csv"
+    path.write_text(f'domain;lei_code;legal_name\nacme.com;{ACME};"ACME; Inc"\n', encoding="utf-8")
+    import_batch(engine, path, "b1")
+    assert candidates(engine, "b1") == [("acme.com", ACME, "ACME; Inc", None, None)]
+
+
+def test_an_existing_batch_is_refused_without_replace_and_replaced_with_it(engine, tmp_path):
+    import_batch(engine, write_csv(tmp_path / "a.csv", [["acme.com", ACME, "ACME", "", ""]]), "b1")
+    second = write_csv(tmp_path / "b.csv", [["zeta.de", ZETA, "Zeta", "", ""]])
+    with pytest.raises(GleifDataError, match=r"already exists.*--replace"):
+        import_batch(engine, second, "b1")
+    report = import_batch(engine, second, "b1", replace=True)
+    assert report.replaced_domains == 1
+    assert candidates(engine, "b1") == [("zeta.de", ZETA, "Zeta", None, None)]
+
+
+def test_other_batches_are_left_alone_by_a_replace(engine, tmp_path):
+    import_batch(
+        engine, write_csv(tmp_path / "a.csv", [["acme.com", ACME, "ACME", "", ""]]), "keep"
+    )
+    import_batch(engine, write_csv(tmp_path / "b.csv", [["zeta.de", ZETA, "Z", "", ""]]), "b1")
+    import_batch(
+        engine, write_csv(tmp_path / "c.csv", [["new.de", ZETA, "Z", "", ""]]), "b1", replace=True
+    )
+    assert candidates(engine, "keep") == [("acme.com", ACME, "ACME", None, None)]
+
+
+GOOD_ROW = f"acme.com,{ACME},ACME,0.9,exact\n"
+HEADER = "domain,lei_code,legal_name,match_score,match_method\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "reason"),
+    [
+        (b"", 1, "empty"),
+        (HEADER.encode(), None, "header but no rows"),
+        (b"website,lei_code\nacme.com," + ACME.encode() + b"\n", 1, "no column 'domain'"),
+        ((HEADER + GOOD_ROW + "zeta.de,ABC,Zeta,,\n").encode(), 3, "not 20 letters and digits"),
+        (
+            (HEADER + GOOD_ROW + f"zeta.de,{ZETA}-,Zeta,,\n").encode(),
+            3,
+            "not 20 letters and digits",
+        ),
+        ((HEADER + GOOD_ROW + f"not a domain,{ZETA},Zeta,,\n").encode(), 3, "not a domain name"),
+        ((HEADER + GOOD_ROW + f",{ZETA},Zeta,,\n").encode(), 3, "domain is empty"),
+        (
+            (HEADER + f"zeta.de,{ZETA},Zeta,high,\n").encode(),
+            2,
+            "match_score 'high' is not a number",
+        ),
+        ((HEADER + "zeta.de,,Zeta GmbH,,\n").encode(), 2, "legal_name without an lei_code"),
+        (
+            (HEADER + GOOD_ROW).encode() + f"zeta.de,{ZETA},Zeta Müller,,\n".encode("cp1252"),
+            3,
+            "not UTF-8",
+        ),
+        ((HEADER + GOOD_ROW).encode() + b"zeta.de,\x00,,,\n", 3, "NUL byte"),
+        ((HEADER + GOOD_ROW + f'zeta.de,{ZETA},"Zeta,,\n').encode(), 3, "unterminated quote"),
+        ((HEADER + GOOD_ROW + f"zeta.de,{ZETA},Zeta,,,extra\n").encode(), 3, "6 fields"),
+        ((HEADER + "zeta.de," + ZETA + ',"' + "x" * 200_000 + '",,\n').encode(), 2, "longer than"),
+    ],
+    ids=[
+        "empty file",
+        "header alone",
+        "no domain column",
+        "short lei",
+        "lei with other characters",
+        "invalid domain",
+        "empty domain",
+        "bad score",
+        "name without lei",
+        "cp1252",
+        "nul byte",
+        "unterminated quote",
+        "too many fields",
+        "huge field",
+    ],
+)
+def test_bad_input_names_file_and_line_and_leaves_the_database_unchanged(
+    engine, tmp_path, content, line, reason
+):
+    import_batch(
+        engine, write_csv(tmp_path / "first.csv", [["keep.com", ACME, "K", "", ""]]), "keep"
+    )
+    before = snapshot(engine)
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        import_batch(engine, path, "b1")
+    message = str(info.value)
+    assert message.startswith(f"{path}:{line}: " if line else f"{path}: ")
+    assert reason in message
+    assert "\n" not in message
+    assert snapshot(engine) == before
+
+
+def test_a_bad_row_after_many_good_ones_leaves_nothing_behind(engine, tmp_path):
+    rows = [[f"d{i}.com", ACME, "ACME", "", ""] for i in range(25_000)] + [
+        ["bad", ACME, "", "", ""]
+    ]
+    path = write_csv(tmp_path / "big.csv", rows)
+    with pytest.raises(InputError, match=r":25002: "):
+        import_batch(engine, path, "b1")
+    assert snapshot(engine) == {"domains": [], "gleif_candidates": [], "lei_records": []}
+
+
+def test_a_missing_file_is_reported_by_name(engine, tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        import_batch(engine, Path(tmp_path / "nope.csv"), "b1")
+
+
+def test_an_unknown_mapping_target_is_refused(engine, tmp_path):
+    path = write_csv(tmp_path / "b.csv", [["acme.com", ACME, "ACME", "", ""]])
+    with pytest.raises(GleifDataError, match="unknown target"):
+        import_batch(engine, path, "b1", column_map={"website": "domain"})
