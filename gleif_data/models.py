@@ -21,7 +21,10 @@ class Domain(Base):
     domain: Mapped[str | None] = mapped_column(Text)
     batch_id: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_domains_batch_id_id", "batch_id", "id"),)
+    __table_args__ = (
+        Index("ix_domains_batch_id_id", "batch_id", "id"),
+        Index("ix_domains_batch_id_domain", "batch_id", "domain"),
+    )
 
 
 class GleifCandidate(Base):

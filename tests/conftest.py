@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 
-from gleif_data.config import normalise_url
+from gleif_data.config import PROJECT_DIR, normalise_url
 from gleif_data.db import make_engine
 from gleif_data.migrate import upgrade
 
@@ -90,6 +90,7 @@ def database_env(engine: Engine) -> dict[str, str]:
     """The environment for a subprocess that should use `engine`'s database."""
     env = dict(os.environ)
     env["DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+    env["PYTHONPATH"] = str(PROJECT_DIR)
     return env
 
 

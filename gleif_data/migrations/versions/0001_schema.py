@@ -18,6 +18,7 @@ depends_on = None
 
 INDEXES = {
     "ix_domains_batch_id_id": ("domains", ["batch_id", "id"]),
+    "ix_domains_batch_id_domain": ("domains", ["batch_id", "domain"]),
     "ix_gleif_candidates_domain_id_id": ("gleif_candidates", ["domain_id", "id"]),
     "ix_gleif_candidates_lei_code": ("gleif_candidates", ["lei_code"]),
 }

@@ -1,0 +1,124 @@
+"""The command line as analysts run it: a real process, real files, a real database."""
+
+import subprocess
+import sys
+
+import pytest
+
+from gleif_data.export import ExportOptions, export_bytes
+from gleif_data.filters import DomainFilter
+from gleif_data.import_batch import import_batch
+from tests.conftest import database_env
+from tests.support import write_csv
+
+ACME = "5493001KJTIIGC8Y1R12"
+
+
+def run(engine, *args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "gleif_data", *args],
+        env=database_env(engine),
+        capture_output=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def batch(engine, tmp_path):
+    rows = [[f"site{i}.com", ACME, f"ACME {i} Ltd", "", ""] for i in range(30)] + [
+        ["bare.org", "", "", "", ""]
+    ]
+    import_batch(engine, write_csv(tmp_path / "in.csv", rows), "b1")
+    return engine
+
+
+def test_import_batch_reports_what_it_imported(engine, tmp_path):
+    path = write_csv(tmp_path / "in.csv", [["acme.com", ACME, "ACME", "", ""]])
+    result = run(engine, "import-batch", str(path), "--batch", "cli")
+    assert result.returncode == 0, result.stderr
+    assert "batch 'cli': 1 domains, 1 candidates imported" in result.stderr.decode()
+    listing = run(engine, "batches").stdout.decode()
+    assert "cli" in listing
+    assert listing.splitlines()[1].split() == ["cli", "1", "1"]
+
+
+def test_bad_input_is_one_line_without_a_traceback_and_a_non_zero_exit(engine, tmp_path):
+    path = write_csv(tmp_path / "in.csv", [["acme.com", "TOO-SHORT", "ACME", "", ""]])
+    result = run(engine, "import-batch", str(path), "--batch", "cli")
+    assert result.returncode == 1
+    lines = result.stderr.decode().strip().splitlines()
+    assert lines == [f"error: {path}:2: LEI 'TOO-SHORT' is not 20 letters and digits"]
+    assert run(engine, "batches").stderr.decode().startswith("no batches yet")
+
+
+def test_export_writes_the_file_the_library_produces(batch, tmp_path):
+    out = tmp_path / "out.csv"
+    result = run(batch, "export", "--batch", "b1", "--out", str(out), "--name-contains", "acme 1")
+    assert result.returncode == 0, result.stderr
+    expected = export_bytes(
+        batch, "b1", ExportOptions(filters=DomainFilter(name_contains="acme 1"))
+    )
+    assert out.read_bytes() == expected
+    assert f"11 rows written to {out}" in result.stderr.decode()
+
+
+def test_export_to_standard_output(batch):
+    result = run(batch, "export", "--batch", "b1", "--out", "-", "--max-candidates", "0")
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout
+        == b"domain,gleif_candidate_count,all_lei_codes,all_legal_names\nbare.org,0,,\n"
+    )
+
+
+def test_export_without_out_writes_a_dated_file_in_the_current_folder(batch, tmp_path):
+    result = run(batch, "export", "--batch", "b1", "--format", "parquet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [written] = list(tmp_path.glob("gleif-export_b1_*.parquet"))
+    assert written.stat().st_size > 0
+
+
+def test_a_failed_export_leaves_no_file(batch, tmp_path):
+    folder = tmp_path / "exports"
+    result = run(batch, "export", "--batch", "nope", "--out", str(folder / "out.csv"))
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == "error: no batch named 'nope' (batches: b1)"
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--min-candidates", "-1"], "is negative"),
+        (["--min-candidates", "many"], "not a whole number"),
+        (["--format", "pdf"], "invalid choice"),
+    ],
+)
+def test_bad_options_are_refused_by_the_parser(batch, args, message):
+    result = run(batch, "export", "--batch", "b1", *args)
+    assert result.returncode == 2
+    assert message in result.stderr.decode()
+
+
+def test_min_above_max_is_refused(batch):
+    result = run(batch, "export", "--batch", "b1", "--min-candidates", "3", "--max-candidates", "1")
+    assert result.returncode == 1
+    assert "min_candidates (3) is greater than max_candidates (1)" in result.stderr.decode()
+
+
+def test_an_unreachable_database_is_named_without_its_password(tmp_path):
+    env = {"DATABASE_URL": "postgresql://analyst:s3cr3t-pw@127.0.0.1:1/gleif", "PATH": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "gleif_data", "batches"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    stderr = result.stderr.decode()
+    assert result.returncode == 1
+    assert stderr.startswith("error: cannot reach PostgreSQL database 'gleif' on 127.0.0.1:1")
+    assert "s3cr3t-pw" not in stderr
+    assert "Traceback" not in stderr
