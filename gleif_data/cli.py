@@ -49,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"database error: {type(exc).__name__}")
     except KeyboardInterrupt:
         return _fail("interrupted; nothing was written", code=130)
+    except BrokenPipeError:
+        # The reader of standard output went away (`| head`): not an error of ours.
+        sys.stderr.close()
+        return 0
     finally:
         if engine is not None:
             engine.dispose()

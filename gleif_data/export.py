@@ -190,16 +190,18 @@ def _copy_csv(
     # NULL is never produced (every column is coalesced); naming a marker other than the
     # empty string stops COPY from quoting empty strings, so the bytes match csv.writer's.
     statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '\\N')"
-    lines = 0
+    rows = -1  # the header line is no row
     with engine.connect() as connection:
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor, cursor.copy(statement, compiled.params) as copy:
             for block in copy:
                 out.write(block)
+                # Every row ends in a newline; only the count shown by a progress bar
+                # can be off, by the newlines inside quoted names.
                 newlines = bytes(block).count(b"\n")
-                lines += newlines
-                progress(newlines)
-    return max(lines - 1, 0)
+                progress(newlines if rows >= 0 else newlines - 1)
+                rows += newlines
+    return max(rows, 0)
 
 
 def _guard(column: ColumnElement[Any]) -> ColumnElement[Any]:

@@ -32,6 +32,7 @@ from gleif_data.staging import copy_rows, insert_rows
 
 TARGET_COLUMNS = ("domain", "lei_code", "legal_name", "match_score", "match_method")
 _SAMPLE_SIZE = 5
+_PROGRESS_EVERY = 10_000
 
 _staging_metadata = MetaData()
 staging = Table(
@@ -173,6 +174,7 @@ def _validated_rows(
     """Staging rows in file order; the first bad value stops the import with its line."""
     path = csv_rows.path
     cell = {target: positions.get(target) for target in TARGET_COLUMNS}
+    seq = 0
     for seq, (line, fields) in enumerate(csv_rows.rows, start=1):
 
         def value(target: str, fields: list[str] = fields) -> str:
@@ -192,8 +194,8 @@ def _validated_rows(
         except ValueError as exc:
             raise InputError(path, line, str(exc)) from None
         method = value("match_method").strip()
-        if seq % 10_000 == 0:
-            progress(10_000)
+        if seq % _PROGRESS_EVERY == 0:
+            progress(_PROGRESS_EVERY)
         yield (
             seq,
             domain,
@@ -202,6 +204,7 @@ def _validated_rows(
             score if lei_code else None,
             method if lei_code and method else None,
         )
+    progress(seq % _PROGRESS_EVERY)
 
 
 def _parse_score(raw: str) -> float | None:
