@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgresql://root@127.0.0.1:5432/gleif_test
 PORT ?= 8501
 
-.PHONY: run test lint format migrate demo clean
+.PHONY: run test lint format migrate demo clean screenshots
 
 run: $(VENV)/.runtime
 	$(BIN)/python -m gleif_data migrate
@@ -40,3 +40,7 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Refresh the README's screenshots (docs/screenshots/) from the browser test.
+screenshots: $(VENV)/.dev
+	GLEIF_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/test_browser.py

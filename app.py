@@ -1,10 +1,51 @@
-"""GLEIF match dashboard: `streamlit run app.py`."""
+"""GLEIF match dashboard: `streamlit run app.py` serves the pages and the export route."""
+
+import functools
 
 import streamlit as st
+from sqlalchemy import Engine
+from streamlit.runtime.pages_manager import PagesManager
 
-st.set_page_config(page_title="GLEIF matches", page_icon=":material/domain:", layout="wide")
+from gleif_data.config import export_link_secret, login_configured
+from gleif_data.db import make_engine
+from gleif_data.export_links import LinkSigner
+from gleif_data.http_export import export_routes
+from pages.ui import carry_view_to
 
-navigation = st.navigation(
-    [st.Page("pages/batch.py", title="Batch", icon=":material/table_view:", default=True)]
-)
-navigation.run()
+
+@functools.cache
+def _route_engine() -> Engine:
+    """The route's own connection pool, created on the first request."""
+    return make_engine()
+
+
+def _route_signer() -> LinkSigner | None:
+    """With sign-in configured, export links must carry a token signed for a user."""
+    if not login_configured():
+        return None
+    secret = export_link_secret()
+    if secret is None:
+        raise RuntimeError("sign-in is configured but [auth] cookie_secret is missing")
+    return LinkSigner(secret)
+
+
+# `streamlit run app.py` finds this ASGI app and serves the route beside the pages.
+app = st.App(__file__, routes=export_routes(_route_engine, _route_signer))
+
+# pages/ holds st.navigation pages, not Streamlit's older folder-based pages. Streamlit only
+# learns that when app.py first calls st.navigation, so until then a fresh server would open
+# a deep link such as /explore without running app.py. Pinned Streamlit 1.67; the browser
+# test opens /explore first on a fresh server to catch a change.
+PagesManager.uses_pages_directory = False
+
+if __name__ == "__main__":  # Streamlit runs this file as the page script of every session
+    st.set_page_config(page_title="GLEIF matches", page_icon=":material/domain:", layout="wide")
+    pages = [
+        st.Page("pages/overview.py", title="Overview", icon=":material/insights:", default=True),
+        st.Page("pages/explore.py", title="Explore", icon=":material/table_view:"),
+        st.Page("pages/domain.py", title="Domain", icon=":material/language:"),
+        st.Page("pages/export.py", title="Export", icon=":material/download:"),
+    ]
+    current = st.navigation(pages)
+    carry_view_to(current.url_path)
+    current.run()

@@ -6,6 +6,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
@@ -31,6 +32,23 @@ def resolve_database_url(
     return normalise_url(raw)
 
 
+def login_configured(secrets_file: Path | None = None) -> bool:
+    """Whether sign-in (Streamlit's st.login, OIDC) is configured in the secrets file."""
+    return bool(read_secrets(SECRETS_FILE if secrets_file is None else secrets_file).get("auth"))
+
+
+def export_link_secret(
+    environ: Mapping[str, str] | None = None, secrets_file: Path | None = None
+) -> bytes | None:
+    """The key that signs export links: GLEIF_LINK_SECRET, else the login's cookie secret."""
+    environ = os.environ if environ is None else environ
+    if value := environ.get("GLEIF_LINK_SECRET", "").strip():
+        return value.encode()
+    secrets = read_secrets(SECRETS_FILE if secrets_file is None else secrets_file)
+    value = secrets.get("auth", {}).get("cookie_secret", "")
+    return value.encode() if isinstance(value, str) and value else None
+
+
 def normalise_url(raw: str) -> URL:
     """Parse a database URL; PostgreSQL URLs always go through psycopg 3."""
     try:
@@ -53,15 +71,19 @@ def describe_url(url: URL) -> str:
     return f"PostgreSQL database {url.database!r} on {host}{port}"
 
 
-def _url_from_secrets(path: Path) -> str:
-    """Read [connections.gleif] url from a Streamlit secrets file, without importing Streamlit."""
+def read_secrets(path: Path) -> dict[str, Any]:
+    """The Streamlit secrets file as a dict (empty when missing), without importing Streamlit."""
     if not path.is_file():
-        return ""
+        return {}
     try:
-        secrets = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    value = secrets.get("connections", {}).get("gleif", {}).get("url", "")
+
+
+def _url_from_secrets(path: Path) -> str:
+    """Read [connections.gleif] url from a Streamlit secrets file."""
+    value = read_secrets(path).get("connections", {}).get("gleif", {}).get("url", "")
     if not isinstance(value, str):
         raise ConfigError(f"{path}: [connections.gleif] url must be a string")
     return value.strip()

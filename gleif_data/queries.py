@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, select
 
 from gleif_data.errors import GleifDataError
-from gleif_data.models import Domain, GleifCandidate
+from gleif_data.models import Domain, GleifCandidate, LeiRecord
 
 
 class UnknownBatchError(GleifDataError):
@@ -59,3 +59,15 @@ def require_batch(engine: Engine, batch: str) -> None:
     names = [summary.batch for summary in list_batches(engine)]
     known = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "") if names else "none yet"
     raise UnknownBatchError(f"no batch named {batch!r} (batches: {known})")
+
+
+def data_version(engine: Engine) -> tuple[int | None, int | None, int]:
+    """Changes whenever an import adds or replaces rows: a cheap key for cached summaries."""
+    query = select(
+        select(func.max(Domain.id)).scalar_subquery(),
+        select(func.max(GleifCandidate.id)).scalar_subquery(),
+        select(func.count()).select_from(LeiRecord).scalar_subquery(),
+    )
+    with engine.connect() as connection:
+        domains, candidates, records = connection.execute(query).one()
+    return domains, candidates, records

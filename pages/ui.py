@@ -1,4 +1,4 @@
-"""What every page shares: the cached engine, cached summaries, the database error panel."""
+"""What the pages share: the engine, cached summaries, batch and filter controls, error panels."""
 
 from __future__ import annotations
 
@@ -11,10 +11,23 @@ from sqlalchemy.exc import DBAPIError
 
 from gleif_data.config import ConfigError, describe_url, resolve_database_url
 from gleif_data.db import make_engine
+from gleif_data.explore import count_domains
+from gleif_data.filters import DomainFilter
 from gleif_data.migrate import is_up_to_date
-from gleif_data.queries import BatchSummary, list_batches
+from gleif_data.overview import BatchOverview, batch_overview, has_reference_data
+from gleif_data.queries import BatchSummary, data_version, list_batches
 
 T = TypeVar("T")
+SUMMARY_TTL = 300  # seconds; a new import changes the data version and refreshes sooner
+FILTER_KEYS = (
+    "domain_contains",
+    "lei_contains",
+    "name_contains",
+    "min_candidates",
+    "max_candidates",
+)
+PAGE_KEYS = ("after", "before")
+_VIEW, _PAGE = "_view", "_page"
 
 
 @st.cache_resource
@@ -23,10 +36,33 @@ def engine() -> Engine:
     return make_engine()
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def batches() -> list[BatchSummary]:
-    """Batches with their counts; refreshed every minute."""
+@st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
+def cached_batches(data_key: tuple[int | None, ...]) -> list[BatchSummary]:
+    """Batches with their counts, cached per data version."""
     return list_batches(engine())
+
+
+@st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
+def cached_overview(batch: str, data_key: tuple[int | None, ...]) -> BatchOverview:
+    """The Overview numbers of a batch, cached per data version."""
+    return batch_overview(engine(), batch)
+
+
+@st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
+def cached_reference_data(data_key: tuple[int | None, ...]) -> bool:
+    """Whether GLEIF reference data has been imported."""
+    return has_reference_data(engine())
+
+
+@st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
+def cached_count(batch: str, filters: DomainFilter, data_key: tuple[int | None, ...]) -> int:
+    """How many domains pass the filters."""
+    return count_domains(engine(), batch, filters)
+
+
+def version() -> tuple[int | None, ...]:
+    """The current data version (a cheap query on indexed columns)."""
+    return guarded(lambda: data_version(engine()))
 
 
 def database_or_stop() -> Engine:
@@ -55,7 +91,7 @@ def guarded(call: Callable[[], T]) -> T:
     except DBAPIError:
         show_database_error()
         st.stop()
-        raise  # st.stop() raises; this keeps type checkers informed
+        raise  # st.stop() raises; this line only informs type checkers
 
 
 def show_database_error() -> None:
@@ -63,6 +99,124 @@ def show_database_error() -> None:
     where = describe_url(resolve_database_url())
     st.error(
         f"Cannot reach the {where}. Check that the server is running; "
-        "this page retries when you reload it.",
+        "the dashboard reconnects by itself once it is back (reload the page).",
         icon=":material/cloud_off:",
     )
+
+
+def choose_batch() -> BatchSummary:
+    """The batch chooser, shared by every page through the URL; stops on an empty database."""
+    summaries = cached_batches(version())
+    if not summaries:
+        st.info(
+            "No batches yet. Load the demo with `python -m gleif_data demo`, or import your "
+            "own matches: `python -m gleif_data import-batch FILE.csv --batch NAME`.",
+            icon=":material/inbox:",
+        )
+        st.stop()
+    by_name = {s.batch: s for s in summaries}
+    # No format_func: a bound widget writes its displayed text to the URL.
+    if st.session_state.get("batch") not in (None, *by_name):
+        del st.session_state["batch"]  # carried over, but the batch has gone since
+    name = st.selectbox("Batch", list(by_name), key="batch", **_bound())
+    _remember("batch")
+    chosen = by_name[name]
+    st.caption(f"{chosen.domains:,} domains, {chosen.candidates:,} candidates")
+    return chosen
+
+
+def filter_controls() -> DomainFilter:
+    """The filter inputs, kept in the URL; stops with a warning on contradictory counts."""
+    with st.container(border=True):
+        text = st.columns(3)
+        text[0].text_input("Domain contains", key="domain_contains", **_bound())
+        text[1].text_input("LEI contains", key="lei_contains", **_bound())
+        text[2].text_input("Legal name contains", key="name_contains", **_bound())
+        counts = st.columns([1, 1, 1])
+        for column, key, label in (
+            (counts[0], "min_candidates", "Candidates at least"),
+            (counts[1], "max_candidates", "Candidates at most"),
+        ):
+            column.number_input(label, min_value=0, value=None, step=1, key=key, **_bound())
+        if any(st.session_state.get(key) not in (None, "") for key in FILTER_KEYS):
+            counts[2].button(
+                "Clear filters", icon=":material/filter_alt_off:", on_click=clear_filters
+            )
+    _remember(*FILTER_KEYS)
+    try:
+        return current_filters()
+    except ValueError as exc:
+        st.warning(f"Check the filters: {exc}.", icon=":material/warning:")
+        st.stop()
+        raise
+
+
+def current_filters() -> DomainFilter:
+    """The filters as the widgets (or the URL) hold them."""
+
+    def number(key: str) -> int | None:
+        value = st.session_state.get(key)
+        return None if value is None else int(value)
+
+    return DomainFilter(
+        domain_contains=st.session_state.get("domain_contains") or None,
+        lei_contains=st.session_state.get("lei_contains") or None,
+        name_contains=st.session_state.get("name_contains") or None,
+        min_candidates=number("min_candidates"),
+        max_candidates=number("max_candidates"),
+    )
+
+
+def describe_filters(filters: DomainFilter) -> str:
+    """'domain contains "x", candidates at least 2' for messages."""
+    words = {
+        "domain_contains": "domain contains",
+        "lei_contains": "LEI contains",
+        "name_contains": "legal name contains",
+        "min_candidates": "candidates at least",
+        "max_candidates": "candidates at most",
+    }
+    return ", ".join(
+        f'{words[name]} "{value}"' if isinstance(value, str) else f"{words[name]} {value}"
+        for name, value in filters.active().items()
+    )
+
+
+def clear_filters() -> None:
+    """Empty every filter (a button callback)."""
+    for key in FILTER_KEYS:
+        st.session_state[key] = None if key.endswith("candidates") else ""
+    reset_page()
+
+
+def carry_view_to(page: str) -> None:
+    """On arriving at another page, give the batch and filters the values they had before.
+
+    Bound widgets keep their values in the URL, but a page switch drops the parameters of the
+    page left behind; the analyst's view should follow them from page to page.
+    """
+    previous = st.session_state.get(_PAGE)
+    st.session_state[_PAGE] = page
+    if previous is None or previous == page:
+        return
+    for key, value in st.session_state.get(_VIEW, {}).items():
+        if key not in st.query_params:
+            st.session_state[key] = value
+
+
+def _remember(*keys: str) -> None:
+    view = st.session_state.setdefault(_VIEW, {})
+    for key in keys:
+        if key in st.session_state:
+            view[key] = st.session_state[key]
+
+
+def reset_page() -> None:
+    """Go back to the first page: a cursor from other filters would skip rows."""
+    for key in PAGE_KEYS:
+        if key in st.query_params:
+            del st.query_params[key]
+
+
+def _bound() -> dict[str, object]:
+    return {"bind": "query-params", "on_change": reset_page}

@@ -1,22 +1,24 @@
-"""The dashboard page, run headless with Streamlit's AppTest against a real database."""
+"""The dashboard pages, run headless with Streamlit's AppTest against a real database."""
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from gleif_data.config import PROJECT_DIR
-from gleif_data.export import ExportOptions, export_bytes
+from gleif_data.export import ExportFormat, ExportOptions, export_bytes
 from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
+from gleif_data.import_gleif import import_gleif
 from tests.support import write_csv
 
 ACME = "5493001KJTIIGC8Y1R12"
 ZETA = "0292001130A2Q5CDA023"
+ANNULLED = "579100EKDEGDFEHDC086"
 
 
 @pytest.fixture
 def downloads(monkeypatch):
-    """What the page hands to st.download_button, so a test can run the download."""
+    """What the pages hand to st.download_button, so a test can run the download."""
     calls = []
     original = st.download_button
 
@@ -28,17 +30,31 @@ def downloads(monkeypatch):
     return calls
 
 
-def app_on(engine, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+def app(monkeypatch, url, page=None, **query):
+    monkeypatch.setenv("DATABASE_URL", url)
     st.cache_resource.clear()
     st.cache_data.clear()
-    return AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
+    at.query_params.update(query)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def matching(at):
+    return next(c.value for c in at.caption if "domains match" in c.value)
+
+
+def url_of(engine):
+    return engine.url.render_as_string(hide_password=False)
 
 
 @pytest.fixture
 def two_batches(engine, tmp_path):
-    rows = [[f"site{i}.com", ACME, f"ACME {i} Ltd", "", ""] for i in range(80)]
-    rows += [["bare.org", "", "", "", ""], ["site3.com", ZETA, "Zeta; GmbH", "", ""]]
+    rows = [[f"site{i:03}.com", ACME, f"ACME {i} Ltd", "", ""] for i in range(120)]
+    rows += [["bare.org", "", "", "", ""], ["site003.com", ZETA, "Zeta; GmbH", "", ""]]
+    rows += [["annulled.dk", ANNULLED, "Annulled A/S", "0.5", "fuzzy"]]
     import_batch(engine, write_csv(tmp_path / "a.csv", rows), "alpha")
     import_batch(
         engine, write_csv(tmp_path / "b.csv", [["other.com", ZETA, "Zeta", "", ""]]), "beta"
@@ -46,57 +62,117 @@ def two_batches(engine, tmp_path):
     return engine
 
 
-def test_the_page_shows_the_chosen_batch_and_its_counts(two_batches, monkeypatch, downloads):
-    at = app_on(two_batches, monkeypatch).run()
+def test_overview_counts_the_chosen_batch(two_batches, monkeypatch):
+    at = app(monkeypatch, url_of(two_batches))
     assert not at.exception
-    assert at.selectbox(key="batch").options == ["alpha (81 domains)", "beta (1 domains)"]
-    assert [m.value for m in at.metric] == ["81", "81"]
-    assert "81 domains match" in at.caption[0].value
-    assert len(at.dataframe[0].value) == 50
+    assert at.selectbox(key="batch").options == ["alpha", "beta"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Domains"] == "122"
+    assert metrics["Without candidates"] == "1"
+    assert metrics["Ambiguous"] == "1"
+    assert metrics["Candidates"] == "122"
+    assert "No GLEIF reference data yet" in at.info[0].value
 
     at.selectbox(key="batch").set_value("beta").run()
-    assert [m.value for m in at.metric] == ["1", "1"]
+    assert {m.label: m.value for m in at.metric}["Domains"] == "1"
+
+
+def test_overview_breaks_candidates_down_by_registration_status(two_batches, monkeypatch):
+    from gleif_data.demo import GOLDEN_COPY_SAMPLE
+
+    import_gleif(two_batches, GOLDEN_COPY_SAMPLE)
+    at = app(monkeypatch, url_of(two_batches))
+    assert not at.exception
+    assert not at.info
+    assert any("have an LEI that the reference data lacks" in c.value for c in at.caption)
+
+
+def test_explore_filters_change_the_count_and_live_in_the_url(two_batches, monkeypatch):
+    at = app(monkeypatch, url_of(two_batches), "pages/explore.py")
+    assert "122 of 122 domains match" in matching(at)
+    at.text_input(key="name_contains").input("acme 1").run()
+    assert "31 of 122 domains match" in matching(at)
+    at.number_input(key="min_candidates").set_value(2).run()
+    assert at.info[0].value.startswith("No domain of this batch matches the filters")
+    assert 'legal name contains "acme 1", candidates at least 2' in at.info[0].value
+    at.button(key="clear_empty").click().run()
+    assert "122 of 122 domains match" in matching(at)
+
+
+def test_explore_pages_forward_and_back_with_a_cursor_in_the_url(two_batches, monkeypatch):
+    at = app(monkeypatch, url_of(two_batches), "pages/explore.py")
+    first = at.dataframe[0].value["domain"].tolist()
+    assert len(first) == 50
+    next_button = next(b for b in at.button if b.label == "Next")
+    next_button.click().run()
+    second = at.dataframe[0].value["domain"].tolist()
+    assert second[0] == "site050.com"
+    assert "after" in at.query_params
+    previous = next(b for b in at.button if b.label == "Previous")
+    previous.click().run()
+    assert at.dataframe[0].value["domain"].tolist() == first
+
+
+def test_explore_sorts_by_candidate_count(two_batches, monkeypatch):
+    at = app(monkeypatch, url_of(two_batches), "pages/explore.py")
+    at.button_group(key="sort").set_value("Most candidates first").run()
+    table = at.dataframe[0].value
+    assert table["domain"].tolist()[0] == "site003.com"
+    assert table["candidates"].tolist()[0] == 2
+
+
+def test_filters_survive_a_rerun(two_batches, monkeypatch):
+    # The URL side (links, reloads, page switches) lives in the browser: see test_browser.py.
+    at = app(monkeypatch, url_of(two_batches), "pages/explore.py")
+    at.selectbox(key="batch").set_value("beta").run()
+    at.text_input(key="domain_contains").input("other").run()
+    at.run()
+    assert at.selectbox(key="batch").value == "beta"
     assert at.dataframe[0].value["domain"].tolist() == ["other.com"]
 
 
-def test_filters_change_the_count_and_the_download_equals_the_cli_export(
-    two_batches, monkeypatch, downloads
-):
-    at = app_on(two_batches, monkeypatch).run()
-    at.text_input(key="name_contains").input("acme 1").run()
-    assert "11 domains match" in at.caption[0].value
-    at.text_input(key="name_contains").input("GMBH").run()
-    at.number_input(key="min_candidates").set_value(2).run()
-    assert "1 domains match" in at.caption[0].value
-    assert at.dataframe[0].value["domain"].tolist() == ["site3.com"]
+def test_domain_view_shows_candidates_and_invalid_check_digits(two_batches, monkeypatch):
+    at = app(monkeypatch, url_of(two_batches), "pages/domain.py")
+    at.text_input(key="domain").input(" Annulled.DK ").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["lei"].tolist() == [f"https://search.gleif.org/#/record/{ANNULLED}"]
+    assert table["check_digits"].tolist() == ["INVALID"]
+    assert table["registration_status"].tolist() == ["not in reference data"]
 
+    at.text_input(key="domain").input("nowhere.com").run()
+    assert "has no domain 'nowhere.com'" in at.warning[0].value
+
+
+def test_export_counts_rows_and_downloads_the_cli_bytes(two_batches, monkeypatch, downloads):
+    at = app(monkeypatch, url_of(two_batches), "pages/export.py")
+    assert "**123 rows**" not in at.markdown[0].value
+    at.text_input(key="name_contains").input("GMBH").run()
+    assert at.markdown[0].value.startswith("**1 rows**")
+    at.selectbox(key="format").set_value("xlsx").run()
     download = downloads[-1]
     assert download["file_name"].startswith("gleif-export_alpha_")
+    assert download["file_name"].endswith(".xlsx")
     expected = export_bytes(
         two_batches,
         "alpha",
-        ExportOptions(filters=DomainFilter(name_contains="GMBH", min_candidates=2)),
+        ExportOptions(format=ExportFormat.XLSX, filters=DomainFilter(name_contains="GMBH")),
     )
-    assert download["data"]() == expected
+    assert len(download["data"]()) == len(expected)
 
-
-def test_no_match_says_which_filters_are_active(two_batches, monkeypatch, downloads):
-    at = app_on(two_batches, monkeypatch).run()
-    at.text_input(key="domain_contains").input("no-such-domain").run()
-    assert "No domain of this batch matches the filters" in at.info[0].value
-    assert "domain contains: 'no-such-domain'" in at.info[0].value
+    at.selectbox(key="format").set_value("csv").run()
+    at.radio(key="scope").set_value("whole batch").run()
+    assert at.markdown[0].value.startswith("**122 rows**")
+    assert downloads[-1]["data"]() == export_bytes(two_batches, "alpha", ExportOptions())
 
 
 def test_an_empty_database_says_how_to_load_data(engine, monkeypatch):
-    at = app_on(engine, monkeypatch).run()
+    at = app(monkeypatch, url_of(engine))
     assert "python -m gleif_data demo" in at.info[0].value
 
 
 def test_an_unreachable_database_shows_a_panel_without_the_password(monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", "postgresql://analyst:s3cr3t-pw@127.0.0.1:1/gleif")
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60).run()
+    at = app(monkeypatch, "postgresql://analyst:s3cr3t-pw@127.0.0.1:1/gleif")
     assert not at.exception
     panel = at.error[0].value
     assert "PostgreSQL database 'gleif' on 127.0.0.1:1" in panel

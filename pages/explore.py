@@ -1,0 +1,134 @@
+"""Explore: the batch's domains page by page, filtered and sorted, with links to each domain."""
+
+import pandas as pd
+import streamlit as st
+
+from gleif_data.explore import Cursor, SortOrder, explore_page
+from pages.ui import (
+    cached_count,
+    choose_batch,
+    clear_filters,
+    database_or_stop,
+    describe_filters,
+    filter_controls,
+    guarded,
+    reset_page,
+    version,
+)
+
+PAGE_SIZE = 50
+
+engine = database_or_stop()
+st.title("Explore")
+summary = choose_batch()
+filters = filter_controls()
+by_label = {order.label: order for order in SortOrder}
+sort = by_label[
+    st.segmented_control(
+        "Order",
+        list(by_label),
+        default=SortOrder.FILE.label,
+        key="sort",
+        bind="query-params",
+        on_change=reset_page,
+        required=True,
+    )
+]
+
+
+def cursor(name: str) -> Cursor | None:
+    """The page position in the URL, or None (a broken one starts over)."""
+    text = st.query_params.get(name)
+    if not text:
+        return None
+    try:
+        return Cursor.decode(text)
+    except ValueError:
+        del st.query_params[name]
+        return None
+
+
+after, before = cursor("after"), cursor("before")
+with st.spinner("Loading domains..."):
+    matching = guarded(lambda: cached_count(summary.batch, filters, version()))
+    page = guarded(
+        lambda: explore_page(
+            engine, summary.batch, filters, sort=sort, after=after, before=before, size=PAGE_SIZE
+        )
+    )
+
+if not page.rows:
+    if filters.active():
+        st.info(
+            f"No domain of this batch matches the filters ({describe_filters(filters)}).",
+            icon=":material/search_off:",
+        )
+        st.button("Clear filters", on_click=clear_filters, key="clear_empty")
+    else:
+        st.info("This page is empty.", icon=":material/search_off:")
+        st.button("Back to the first page", on_click=reset_page)
+    st.stop()
+
+st.caption(
+    f"{matching:,} of {summary.domains:,} domains match. Select a row to see its candidates."
+)
+table = pd.DataFrame(
+    {
+        "domain": [row.domain for row in page.rows],
+        "candidates": [row.candidate_count for row in page.rows],
+        "lei_codes": [row.lei_codes for row in page.rows],
+        "legal_names": [row.legal_names for row in page.rows],
+    }
+)
+event = st.dataframe(
+    table,
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="single-row",
+    key="explore_table",
+    column_config={
+        "domain": st.column_config.TextColumn("Domain"),
+        "candidates": st.column_config.NumberColumn("Candidates", format="%d"),
+        "lei_codes": st.column_config.TextColumn("LEI codes"),
+        "legal_names": st.column_config.TextColumn("Legal names", width="large"),
+    },
+)
+if event.selection.rows:
+    chosen = page.rows[event.selection.rows[0]]
+    st.switch_page(
+        "pages/domain.py", query_params={"batch": summary.batch, "domain": chosen.domain}
+    )
+
+
+def go(name: str, position: Cursor | None) -> None:
+    """Move to the neighbouring page (a button callback)."""
+    for key in ("after", "before"):
+        if key in st.query_params:
+            del st.query_params[key]
+    if position is not None:
+        st.query_params[name] = position.encode()
+
+
+with st.container(horizontal=True, vertical_alignment="center"):
+    st.button(
+        "First",
+        icon=":material/first_page:",
+        disabled=page.previous_before is None,
+        on_click=go,
+        args=("after", None),
+    )
+    st.button(
+        "Previous",
+        icon=":material/chevron_left:",
+        disabled=page.previous_before is None,
+        on_click=go,
+        args=("before", page.previous_before),
+    )
+    st.button(
+        "Next",
+        icon=":material/chevron_right:",
+        disabled=page.next_after is None,
+        on_click=go,
+        args=("after", page.next_after),
+    )
+    st.caption(f"{len(page.rows)} domains on this page")

@@ -1,0 +1,98 @@
+"""Export: the aggregated file, in any format and layout, for the filters or the whole batch."""
+
+from urllib.parse import quote, urlencode
+
+import streamlit as st
+
+from gleif_data.config import export_link_secret, login_configured
+from gleif_data.export import (
+    MEDIA_TYPES,
+    ExportFormat,
+    ExportLayout,
+    ExportOptions,
+    count_export_rows,
+    export_bytes,
+    export_file_name,
+)
+from gleif_data.export_links import DEFAULT_LIFETIME_SECONDS, LinkSigner
+from gleif_data.filters import DomainFilter
+from gleif_data.http_export import export_params
+from pages.ui import choose_batch, database_or_stop, describe_filters, filter_controls, guarded
+
+# Up to this many rows the file is built in the server's memory for the download button;
+# larger exports stream from the export route instead.
+BUTTON_LIMIT_ROWS = 20_000
+
+engine = database_or_stop()
+st.title("Export")
+summary = choose_batch()
+with st.expander("Filters", icon=":material/filter_list:"):
+    filters = filter_controls()
+
+settings = st.columns(3)
+# Options are shown as they are: a bound widget writes its displayed text to the URL.
+export_format = ExportFormat(
+    settings[0].selectbox(
+        "Format", [f.value for f in ExportFormat], key="format", bind="query-params"
+    )
+)
+layout = ExportLayout(
+    settings[1].selectbox(
+        "One row per", [v.value for v in ExportLayout], key="layout", bind="query-params"
+    )
+)
+whole = (
+    settings[2].radio(
+        "Domains", ["filtered", "whole batch"], key="scope", bind="query-params", horizontal=True
+    )
+    == "whole batch"
+)
+
+options = ExportOptions(
+    format=export_format, layout=layout, filters=DomainFilter() if whole else filters
+)
+with st.spinner("Counting rows..."):
+    rows = guarded(lambda: count_export_rows(engine, summary.batch, options))
+
+scope = "the whole batch" if whole or not filters.active() else describe_filters(filters)
+st.markdown(f"**{rows:,} rows** ({scope}).")
+if layout is ExportLayout.DOMAIN:
+    st.caption("Columns: domain, gleif_candidate_count, all_lei_codes, all_legal_names.")
+else:
+    st.caption("Columns: domain, lei_code, legal_name, match_score, match_method.")
+if export_format in (ExportFormat.CSV, ExportFormat.XLSX):
+    st.caption("Cells that a spreadsheet would run as formulas start with an apostrophe.")
+
+file_name = export_file_name(summary.batch, export_format)
+params = export_params(options)
+if login_configured():
+    signer = LinkSigner(export_link_secret() or b"")
+    params["token"] = signer.sign(summary.batch, export_params(options), st.user.get("email", ""))
+base = st.get_option("server.baseUrlPath").strip("/")
+link = (
+    f"{'/' + base if base else ''}/api/export/{quote(summary.batch, safe='')}?{urlencode(params)}"
+)
+
+if rows <= BUTTON_LIMIT_ROWS:
+    st.download_button(
+        f"Download {file_name}",
+        data=lambda: export_bytes(engine, summary.batch, options),
+        file_name=file_name,
+        mime=MEDIA_TYPES[export_format],
+        icon=":material/download:",
+        on_click="ignore",
+        type="primary",
+        key="download",
+    )
+else:
+    st.link_button(f"Download {file_name}", link, icon=":material/download:", type="primary")
+    st.caption("Large exports stream straight from the database; the download starts at once.")
+
+with st.expander("Use this export from a script", icon=":material/terminal:"):
+    lifetime = (
+        f" The link is signed for you and works for {DEFAULT_LIFETIME_SECONDS // 60} minutes."
+        if login_configured()
+        else ""
+    )
+    st.markdown(f"The export route streams the same bytes as the CLI.{lifetime}")
+    st.code(f"curl -fOJ 'http://HOST:PORT{link}'", language="bash")

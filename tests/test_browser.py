@@ -1,0 +1,242 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright.
+
+Starts the app on a free port against a database seeded with the demo, walks through the
+pages as an analyst would, downloads the export through the page, and compares it with the
+CLI's export. Screenshots of each page go to tests/screenshots/ (git-ignored), or to the
+folder named by GLEIF_SCREENSHOT_DIR (`make screenshots` writes docs/screenshots/).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from gleif_data.config import PROJECT_DIR
+from gleif_data.db import make_engine
+from gleif_data.demo import load_demo
+from gleif_data.migrate import upgrade
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SHOTS = Path(os.environ.get("GLEIF_SCREENSHOT_DIR", PROJECT_DIR / "tests" / "screenshots"))
+
+
+def _require_browser() -> None:
+    if CHROMIUM.exists():
+        return
+    message = f"{CHROMIUM} is missing: apt-get install chromium"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def seeded_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'demo.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    load_demo(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def server(seeded_url: str) -> Iterator[str]:
+    _require_browser()
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": seeded_url, "PYTHONPATH": str(PROJECT_DIR)}
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", "app.py",
+            "--server.port", str(port), "--server.address", "127.0.0.1",
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{base}/_stcore/health", process)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise RuntimeError(f"the app exited early:\n{output}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within 60 s")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    _require_browser()
+    from playwright.sync_api import sync_playwright  # imported here: only this module needs it
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def _settle(page) -> None:
+    """Wait until Streamlit has finished the current run."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
+    )
+    page.wait_for_timeout(300)
+
+
+def _shot(page, name: str) -> None:
+    # Charts and tables draw on canvases after the run ends; wait until each one has.
+    for element in page.locator(
+        "[data-testid='stVegaLiteChart'], [data-testid='stDataFrame']"
+    ).all():
+        element.locator("canvas").first.wait_for()
+    page.wait_for_timeout(1000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _choose_batch(page, name: str) -> None:
+    page.get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name=name).click()
+    _settle(page)
+
+
+def test_overview_shows_the_batch_in_numbers(page, server):
+    page.goto(f"{server}/?batch=demo-large")
+    page.get_by_text("Domains by number of candidates").wait_for()
+    _settle(page)
+    assert page.get_by_test_id("stMetricValue").first.inner_text() == "6,000"
+    _shot(page, "overview")
+
+
+def test_explore_filters_pages_and_keeps_its_state_in_the_url(page, server):
+    page.goto(f"{server}/explore?batch=demo-small")
+    page.get_by_text("of 200 domains match").wait_for()
+    _choose_batch(page, "demo-large")
+    name_box = page.get_by_label("Legal name contains")
+    name_box.fill("bank")
+    name_box.press("Enter")
+    _settle(page)
+    caption = page.get_by_text("domains match").inner_text()
+    assert caption.startswith(tuple("123456789"))
+    assert "of 6,000 domains match" in caption
+    assert "name_contains=bank" in page.url
+    page.get_by_role("button", name="Next").click()
+    _settle(page)
+    assert "after=" in page.url
+    _shot(page, "explore")
+    page.reload()
+    page.get_by_text("domains match").wait_for()
+    _settle(page)
+    expect(page.get_by_label("Legal name contains")).to_have_value("bank")
+    assert "after=" in page.url
+    # The filters follow the analyst to the Export page.
+    page.get_by_role("link", name="Export").click()
+    page.get_by_text("rows (legal name contains").wait_for()
+    assert page.get_by_text("rows (legal name contains").inner_text().startswith("566 rows")
+
+
+def test_domain_view_lists_candidates_with_gleif_facts(page, server):
+    page.goto(
+        f"{server}/domain?batch=demo-large&domain=%D1%88%D0%BF%D0%B0%D1%80%D0%BA%D0%B0%D1%81%D0%B5-%D0%B1%D0%B0%D0%BD%D0%BA%D0%B0.mk"
+    )
+    page.get_by_text("candidates, in the order").wait_for()
+    _settle(page)
+    _shot(page, "domain")
+
+
+def test_the_downloaded_export_equals_the_cli_export(page, server, seeded_url, tmp_path):
+    page.goto(f"{server}/export?batch=demo-small&name_contains=bank&format=csv")
+    page.get_by_text("rows").first.wait_for()
+    _settle(page)
+    _shot(page, "export")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download gleif-export_demo-small").click()
+    downloaded = tmp_path / "browser.csv"
+    info.value.save_as(downloaded)
+    cli = subprocess.run(
+        [sys.executable, "-m", "gleif_data", "export", "--batch", "demo-small",
+         "--name-contains", "bank", "--out", "-"],
+        env={**os.environ, "DATABASE_URL": seeded_url, "PYTHONPATH": str(PROJECT_DIR)},
+        capture_output=True,
+        check=True,
+    )  # fmt: skip
+    assert downloaded.read_bytes() == cli.stdout
+    assert cli.stdout.count(b"\n") > 2
+    assert info.value.suggested_filename.startswith("gleif-export_demo-small_")
+
+
+def test_chromium_is_the_debian_one():
+    _require_browser()
+    assert shutil.which("chromium") == str(CHROMIUM)
+
+
+def test_the_running_server_streams_the_cli_export_over_http(server, seeded_url):
+    url = f"{server}/api/export/demo-large?name_contains=bank&layout=candidate"
+    with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - loopback
+        body = response.read()
+        disposition = response.headers["Content-Disposition"]
+    cli = subprocess.run(
+        [sys.executable, "-m", "gleif_data", "export", "--batch", "demo-large",
+         "--name-contains", "bank", "--layout", "candidate", "--out", "-"],
+        env={**os.environ, "DATABASE_URL": seeded_url, "PYTHONPATH": str(PROJECT_DIR)},
+        capture_output=True,
+        check=True,
+    )  # fmt: skip
+    assert body == cli.stdout
+    assert disposition.startswith('attachment; filename="gleif-export_demo-large_')
