@@ -71,3 +71,9 @@ def data_version(engine: Engine) -> tuple[int | None, int | None, int]:
     with engine.connect() as connection:
         domains, candidates, records = connection.execute(query).one()
     return domains, candidates, records
+
+
+def ping(engine: Engine) -> None:
+    """Raise the driver's error unless the database answers."""
+    with engine.connect() as connection:
+        connection.execute(select(1))

@@ -15,9 +15,10 @@ from gleif_data.explore import count_domains
 from gleif_data.filters import DomainFilter
 from gleif_data.migrate import is_up_to_date
 from gleif_data.overview import BatchOverview, batch_overview, has_reference_data
-from gleif_data.queries import BatchSummary, data_version, list_batches
+from gleif_data.queries import BatchSummary, data_version, list_batches, ping
 
 T = TypeVar("T")
+RETRY_SECONDS = 5
 SUMMARY_TTL = 300  # seconds; a new import changes the data version and refreshes sooner
 FILTER_KEYS = (
     "domain_contains",
@@ -95,13 +96,23 @@ def guarded(call: Callable[[], T]) -> T:
 
 
 def show_database_error() -> None:
-    """Name the database (never its password); the next rerun tries again."""
+    """Name the database (never its password), and come back by itself when it answers again."""
     where = describe_url(resolve_database_url())
     st.error(
         f"Cannot reach the {where}. Check that the server is running; "
-        "the dashboard reconnects by itself once it is back (reload the page).",
+        "this page reloads by itself as soon as the database answers again.",
         icon=":material/cloud_off:",
     )
+    _wait_for_database()
+
+
+@st.fragment(run_every=RETRY_SECONDS)
+def _wait_for_database() -> None:
+    try:
+        ping(engine())
+    except DBAPIError:
+        return
+    st.rerun(scope="app")
 
 
 def choose_batch() -> BatchSummary:
