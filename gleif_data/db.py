@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, create_engine, event, func, select
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy import ColumnElement, Select, Subquery, create_engine, event, func, select
+from sqlalchemy.engine import URL, Connection, Engine
 
 from gleif_data.config import normalise_url, resolve_database_url
+from gleif_data.lei import has_valid_check_digits
 from gleif_data.models import Domain, GleifCandidate
 
 LIST_SEPARATOR = "; "
@@ -19,11 +21,19 @@ def make_engine(url: URL | str | None = None, **kwargs: Any) -> Engine:
     url = resolve_database_url() if url is None else url
     if isinstance(url, str):
         url = normalise_url(url)
+    if url.get_backend_name() == "sqlite":
+        # Wait up to 30 s for another writer instead of failing at once.
+        kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
     if is_sqlite(engine):
         event.listen(engine, "connect", _prepare_sqlite_connection)
         event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
+
+
+def write_transaction(engine: Engine) -> AbstractContextManager[Connection]:
+    """A transaction that will write: on SQLite it takes the write lock when it begins."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE").begin()
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -45,16 +55,28 @@ def _prepare_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: An
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
     # PostgreSQL's strpos is SQLite's instr; one spelling keeps queries dialect-free.
     dbapi_connection.create_function("strpos", 2, _strpos, deterministic=True)
+    # PostgreSQL gets the same function from migration 0002, written in SQL.
+    dbapi_connection.create_function(
+        "lei_check_digits_valid", 1, _lei_check_digits_valid, deterministic=True
+    )
     dbapi_connection.execute("PRAGMA foreign_keys = ON")
     dbapi_connection.execute("PRAGMA journal_mode = WAL")
 
 
 def _begin_sqlite_transaction(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A writer asks for the write lock up front (see write_transaction): a deferred
+    # transaction that reads first cannot wait for it and fails at once when another
+    # writer got there in between.
+    mode = connection.get_execution_options().get("sqlite_begin", "")
+    connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
 def _lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
+
+
+def _lei_check_digits_valid(code: str | None) -> int:
+    return int(code is not None and has_valid_check_digits(code))
 
 
 def _strpos(haystack: str | None, needle: str | None) -> int | None:
@@ -63,17 +85,22 @@ def _strpos(haystack: str | None, needle: str | None) -> int | None:
     return haystack.find(needle) + 1
 
 
-def candidate_lists(dialect_name: str, batch: str) -> Subquery:
+def candidate_lists(
+    dialect_name: str, batch: str, *, domain_ids: Select[Any] | None = None
+) -> Subquery:
     """Per domain of a batch: candidate count and "; "-joined LEIs and names, in candidate id order.
 
     Columns: domain_id, candidate_count, lei_codes, legal_names. A NULL code or name counts as
-    an empty string, so that the i-th code always belongs to the i-th name.
+    an empty string, so that the i-th code always belongs to the i-th name. With `domain_ids`
+    (a SELECT of domain ids), only those domains are aggregated.
     """
     c = GleifCandidate.__table__.alias("c")
     d = Domain.__table__.alias("cd")
     code = func.coalesce(c.c.lei_code, "")
     name = func.coalesce(c.c.legal_name, "")
     in_batch = (d.c.id == c.c.domain_id) & (d.c.batch_id == batch)
+    if domain_ids is not None:
+        in_batch = in_batch & c.c.domain_id.in_(domain_ids)
     if dialect_name != "sqlite":
         return (
             select(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, Select, select
+from sqlalchemy.orm import Session, aliased
 
+from gleif_data.flags import candidate_conditions, flag_list
 from gleif_data.lei import has_valid_check_digits
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
+from gleif_data.names import name_score
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class CandidateDetail:
     legal_jurisdiction: str | None
     last_update: datetime | None
     next_renewal: datetime | None
+    name_score: int
+    flags: list[str]
 
 
 @dataclass(frozen=True)
@@ -52,25 +57,38 @@ def find_domain(engine: Engine, batch: str, domain: str) -> DomainDetail | None:
         .order_by(Domain.id)
         .limit(1)
     )
-    candidates_query = (
-        select(GleifCandidate, LeiRecord)
-        .outerjoin(LeiRecord, LeiRecord.lei == GleifCandidate.lei_code)
-        .order_by(GleifCandidate.id)
-    )
     with Session(engine) as session:
         found = session.execute(query).first()
         if found is None:
             return None
-        rows = session.execute(candidates_query.where(GleifCandidate.domain_id == found.id)).all()
+        rows = session.execute(_candidates_query(found.id)).all()
     return DomainDetail(
         domain_id=found.id,
         domain=found.domain,
         batch=batch,
-        candidates=[_detail(candidate, record) for candidate, record in rows],
+        candidates=[_detail(found.domain, *row) for row in rows],
     )
 
 
-def _detail(candidate: GleifCandidate, record: LeiRecord | None) -> CandidateDetail:
+def _candidates_query(domain_id: int) -> Select[Any]:
+    """The domain's candidates, their reference records and their flags, in id order."""
+    d = Domain.__table__.alias("d")
+    c = GleifCandidate.__table__.alias("c")
+    r = LeiRecord.__table__.alias("r")
+    flags = flag_list(candidate_conditions(c, d, r))
+    candidate = aliased(GleifCandidate, c)
+    record = aliased(LeiRecord, r)
+    return (
+        select(candidate, record, flags)
+        .select_from(c.join(d, d.c.id == c.c.domain_id).outerjoin(r, r.c.lei == c.c.lei_code))
+        .where(c.c.domain_id == domain_id)
+        .order_by(c.c.id)
+    )
+
+
+def _detail(
+    domain: str, candidate: GleifCandidate, record: LeiRecord | None, flags: str
+) -> CandidateDetail:
     code = candidate.lei_code or ""
     return CandidateDetail(
         candidate_id=candidate.id,
@@ -88,4 +106,11 @@ def _detail(candidate: GleifCandidate, record: LeiRecord | None) -> CandidateDet
         legal_jurisdiction=record.legal_jurisdiction if record else None,
         last_update=record.last_update if record else None,
         next_renewal=record.next_renewal if record else None,
+        # Legacy rows have no stored score; the same function computes it here.
+        name_score=(
+            candidate.name_score
+            if candidate.name_score is not None
+            else name_score(domain, candidate.legal_name or "")
+        ),
+        flags=[flag for flag in flags.split("; ") if flag],
     )

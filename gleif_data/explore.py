@@ -14,7 +14,9 @@ from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 
 from gleif_data.db import LIST_SEPARATOR
 from gleif_data.filters import DomainFilter
+from gleif_data.flags import domain_flag_list
 from gleif_data.models import Domain, GleifCandidate
+from gleif_data.qa_state import status_expression
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -77,6 +79,8 @@ class DomainRow:
     candidate_count: int
     lei_codes: str
     legal_names: str
+    flags: str = ""
+    qa_status: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,25 +193,29 @@ def _page_rows(engine: Engine, ids: list[int]) -> list[DomainRow]:
     if not ids:
         return []
     c = GleifCandidate.__table__
-    d = Domain.__table__
-    domains_query = select(d.c.id, d.c.domain).where(d.c.id.in_(ids))
+    d = Domain.__table__.alias("page_d")
+    domains_query = select(
+        d.c.id, d.c.domain, domain_flag_list(d), status_expression(d)
+    ).where(d.c.id.in_(ids))
     candidates_query = (
         select(c.c.domain_id, c.c.lei_code, c.c.legal_name)
         .where(c.c.domain_id.in_(ids))
         .order_by(c.c.domain_id, c.c.id)
     )
     with engine.connect() as connection:
-        names = dict(connection.execute(domains_query).all())
+        domains = {row[0]: row[1:] for row in connection.execute(domains_query)}
         lists: dict[int, list[tuple[str, str]]] = {domain_id: [] for domain_id in ids}
         for domain_id, code, name in connection.execute(candidates_query):
             lists[domain_id].append((code or "", name or ""))
     return [
         DomainRow(
             domain_id=domain_id,
-            domain=names[domain_id] or "",
+            domain=domains[domain_id][0] or "",
             candidate_count=len(lists[domain_id]),
             lei_codes=LIST_SEPARATOR.join(code for code, _ in lists[domain_id]),
             legal_names=LIST_SEPARATOR.join(name for _, name in lists[domain_id]),
+            flags=domains[domain_id][1],
+            qa_status=domains[domain_id][2],
         )
         for domain_id in ids
     ]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.sql import FromClause
 
 from gleif_data.db import contains_text
+from gleif_data.flags import Flag, domain_condition
 from gleif_data.models import GleifCandidate
+from gleif_data.qa_state import QaStatus, status_expression
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,10 @@ class DomainFilter:
     name_contains: str | None = None
     min_candidates: int | None = None
     max_candidates: int | None = None
+    flags: frozenset[Flag] = frozenset()
+    qa_status: QaStatus | None = None
+    min_name_score: int | None = None
+    max_name_score: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("domain_contains", "lei_contains", "name_contains"):
@@ -31,19 +37,39 @@ class DomainFilter:
                 raise ValueError(f"{name} must be text")
             if value is not None and not value.strip():
                 object.__setattr__(self, name, None)  # an empty box filters nothing
-        for name in ("min_candidates", "max_candidates"):
+        for name in ("min_candidates", "max_candidates", "min_name_score", "max_name_score"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ValueError(f"{name} must be a whole number")
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be 0 or more")
-        low, high = self.min_candidates, self.max_candidates
-        if low is not None and high is not None and low > high:
-            raise ValueError(f"min_candidates ({low}) is greater than max_candidates ({high})")
+        for low_name, high_name in (
+            ("min_candidates", "max_candidates"),
+            ("min_name_score", "max_name_score"),
+        ):
+            low, high = getattr(self, low_name), getattr(self, high_name)
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"{low_name} ({low}) is greater than {high_name} ({high})")
+        try:
+            object.__setattr__(self, "flags", frozenset(Flag(flag) for flag in self.flags))
+            if self.qa_status is not None:
+                object.__setattr__(self, "qa_status", QaStatus(self.qa_status))
+        except ValueError as exc:
+            raise ValueError(f"unknown {exc}".replace("is not a valid", "is not a")) from None
 
     def active(self) -> dict[str, str | int]:
-        """The filters that are set, by name."""
-        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+        """The filters that are set, by name; flags as one comma-separated text."""
+        values: dict[str, str | int] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "flags":
+                if value:
+                    values["flags"] = ",".join(flag.value for flag in Flag if flag in value)
+            elif isinstance(value, QaStatus):
+                values[f.name] = value.value
+            elif value is not None:
+                values[f.name] = value
+        return values
 
     @property
     def uses_counts(self) -> bool:
@@ -68,6 +94,21 @@ class DomainFilter:
                 where.append(candidate_count >= self.min_candidates)
             if self.max_candidates is not None:
                 where.append(candidate_count <= self.max_candidates)
+        where.extend(domain_condition(flag, domains) for flag in Flag if flag in self.flags)
+        if self.qa_status is not None:
+            where.append(status_expression(domains) == self.qa_status.value)
+        if self.min_name_score is not None or self.max_name_score is not None:
+            # A domain's name score is its best candidate's; unscored domains never match.
+            scored = GleifCandidate.__table__.alias("scored")
+            best = (
+                select(func.max(scored.c.name_score))
+                .where(scored.c.domain_id == domains.c.id)
+                .scalar_subquery()
+            )
+            if self.min_name_score is not None:
+                where.append(best >= self.min_name_score)
+            if self.max_name_score is not None:
+                where.append(best <= self.max_name_score)
         return where
 
 

@@ -38,6 +38,7 @@ class GleifCandidate(Base):
     legal_name: Mapped[str | None] = mapped_column(Text)
     match_score: Mapped[float | None] = mapped_column(Float)
     match_method: Mapped[str | None] = mapped_column(Text)
+    name_score: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_gleif_candidates_domain_id_id", "domain_id", "id"),
@@ -59,3 +60,25 @@ class LeiRecord(Base):
     headquarters_country: Mapped[str | None] = mapped_column(Text)
     last_update: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     next_renewal: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class QaDecision(Base):
+    """An analyst's decision on a domain, append-only: the latest one is the domain's state.
+
+    Decisions name the batch and the domain (not their ids) and the LEI, so they survive a
+    re-import of the batch and move between databases.
+    """
+
+    __tablename__ = "qa_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(Text)
+    domain: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    lei_code: Mapped[str | None] = mapped_column(Text)
+    legal_name: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_qa_decisions_batch_domain_id", "batch_id", "domain", "id"),)

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, case, func, literal, select
 
+from gleif_data.flags import Flag, domain_condition
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
+from gleif_data.qa_state import QaStatus, status_expression
 
 NOT_IN_REFERENCE = "not in reference data"
 # Buckets of the candidates-per-domain chart, by their lower bound.
@@ -82,3 +84,42 @@ def has_reference_data(engine: Engine) -> bool:
     """Whether any GLEIF reference record has been imported."""
     with engine.connect() as connection:
         return connection.execute(select(LeiRecord.lei).limit(1)).first() is not None
+
+
+@dataclass(frozen=True)
+class QaOverview:
+    """QA progress of a batch: domains by QA state and by flag."""
+
+    domains: int
+    by_status: dict[str, int]
+    by_flag: dict[str, int]
+
+    @property
+    def decided(self) -> int:
+        """Domains with a decision in force."""
+        return self.domains - self.by_status.get(QaStatus.UNDECIDED.value, 0)
+
+
+def qa_overview(engine: Engine, batch: str) -> QaOverview:
+    """How far QA has come on a batch, and how many domains carry each flag."""
+    d = Domain.__table__.alias("d")
+    status = status_expression(d)
+    status_query = (
+        select(status, func.count()).select_from(d).where(d.c.batch_id == batch).group_by(status)
+    )
+    with engine.connect() as connection:
+        by_status = {str(name): int(count) for name, count in connection.execute(status_query)}
+        # One query per flag: PostgreSQL plans each EXISTS well alone, poorly all in one.
+        by_flag = {
+            flag.value: connection.execute(
+                select(func.count())
+                .select_from(d)
+                .where(d.c.batch_id == batch, domain_condition(flag, d))
+            ).scalar_one()
+            for flag in Flag
+        }
+    return QaOverview(
+        domains=sum(by_status.values()),
+        by_status={s.value: by_status.get(s.value, 0) for s in QaStatus},
+        by_flag=by_flag,
+    )

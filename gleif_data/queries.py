@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, select
 
 from gleif_data.errors import GleifDataError
-from gleif_data.models import Domain, GleifCandidate, LeiRecord
+from gleif_data.models import Domain, GleifCandidate, LeiRecord, QaDecision
 
 
 class UnknownBatchError(GleifDataError):
@@ -61,16 +61,21 @@ def require_batch(engine: Engine, batch: str) -> None:
     raise UnknownBatchError(f"no batch named {batch!r} (batches: {known})")
 
 
-def data_version(engine: Engine) -> tuple[int | None, int | None, int]:
-    """Changes whenever an import adds or replaces rows: a cheap key for cached summaries."""
+def data_version(engine: Engine) -> tuple[object, ...]:
+    """Changes when an import adds or replaces rows, or a decision is made.
+
+    A cheap key for cached summaries: each part is the maximum of an indexed column. (An
+    upsert that only updates reference records leaves it alone; the cache's time limit
+    catches those.)
+    """
     query = select(
         select(func.max(Domain.id)).scalar_subquery(),
         select(func.max(GleifCandidate.id)).scalar_subquery(),
-        select(func.count()).select_from(LeiRecord).scalar_subquery(),
+        select(func.max(LeiRecord.lei)).scalar_subquery(),
+        select(func.max(QaDecision.id)).scalar_subquery(),
     )
     with engine.connect() as connection:
-        domains, candidates, records = connection.execute(query).one()
-    return domains, candidates, records
+        return tuple(connection.execute(query).one())
 
 
 def ping(engine: Engine) -> None:

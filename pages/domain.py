@@ -3,8 +3,11 @@
 import pandas as pd
 import streamlit as st
 
+from gleif_data.decisions import current_status, domain_history, record_decision
 from gleif_data.domain_detail import find_domain
-from pages.ui import choose_batch, database_or_stop, guarded
+from gleif_data.errors import GleifDataError
+from gleif_data.qa_state import Action
+from pages.ui import analyst, choose_batch, database_or_stop, guarded
 
 GLEIF_RECORD_URL = "https://search.gleif.org/#/record/"
 
@@ -49,6 +52,8 @@ table = pd.DataFrame(
         {
             "lei": GLEIF_RECORD_URL + c.lei_code,
             "legal_name": c.legal_name,
+            "flags": ", ".join(c.flags),
+            "name_score": c.name_score,
             "check_digits": "valid" if c.check_digits_valid else "INVALID",
             "registration_status": c.registration_status
             or ("" if c.in_reference_data else "not in reference data"),
@@ -65,24 +70,134 @@ table = pd.DataFrame(
         for c in detail.candidates
     ]
 )
-st.dataframe(
-    table,
-    hide_index=True,
-    column_config={
-        "lei": st.column_config.LinkColumn(
-            "LEI", display_text=r"https://search\.gleif\.org/#/record/(.*)", width="medium"
+if count:
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "lei": st.column_config.LinkColumn(
+                "LEI", display_text=r"https://search\.gleif\.org/#/record/(.*)", width="medium"
+            ),
+            "legal_name": st.column_config.TextColumn("Legal name (as matched)", width="large"),
+            "flags": st.column_config.TextColumn(
+                "Flags", help="See the Overview page for what each flag means."
+            ),
+            "name_score": st.column_config.ProgressColumn(
+                "Name score", min_value=0, max_value=100, format="%d"
+            ),
+            "check_digits": st.column_config.TextColumn("Check digits", help="ISO 7064 MOD 97-10"),
+            "registration_status": "Registration",
+            "entity_status": "Entity status",
+            "legal_address_country": "Legal address",
+            "headquarters_country": "Headquarters",
+            "legal_jurisdiction": "Jurisdiction",
+            "last_update": "Last update",
+            "next_renewal": "Next renewal",
+            "match_score": st.column_config.NumberColumn("Score", format="%.2f"),
+            "match_method": "Method",
+            "reference_legal_name": st.column_config.TextColumn(
+                "Legal name (GLEIF)", width="large"
+            ),
+        },
+    )
+
+st.subheader("QA decision")
+history = guarded(lambda: domain_history(engine, summary.batch, detail.domain))
+status, deciding = current_status(history)
+if deciding is None:
+    st.markdown(f"**{status.value.capitalize()}**")
+else:
+    chosen = f": {deciding.lei_code} ({deciding.legal_name})" if deciding.lei_code else ""
+    when = deciding.decided_at.strftime("%Y-%m-%d %H:%M UTC")
+    st.markdown(f"**{status.value.capitalize()}**{chosen}, by {deciding.decided_by} on {when}")
+
+who = analyst()
+if not who:
+    st.text_input(
+        "Your name, recorded with your decisions",
+        key="analyst",
+        placeholder="e.g. Ana Silva",
+        persist_state="session",
+    )
+    st.caption("Asked once per session; with sign-in configured, your account is used.")
+
+
+def decide(action: Action, lei_code: str | None) -> None:
+    """Record a decision (a button callback)."""
+    try:
+        record_decision(
+            engine,
+            batch=summary.batch,
+            domain=detail.domain,
+            action=action,
+            decided_by=analyst(),
+            lei_code=lei_code,
+            note=st.session_state.get("decision_note"),
+        )
+    except GleifDataError as exc:
+        st.session_state["decision_error"] = str(exc)
+        return
+    st.session_state["decision_note"] = ""
+    st.toast(f"Recorded: {action.value.replace('_', ' ')}", icon=":material/check:")
+
+
+with st.container(border=True):
+    options = {c.lei_code: f"{c.lei_code} - {c.legal_name}" for c in detail.candidates}
+    candidate = None
+    if options:
+        candidate = st.selectbox(
+            "Candidate", list(options), format_func=options.get, key="decision_candidate"
+        )
+    st.text_input("Note (optional)", key="decision_note")
+    disabled = not analyst()
+    with st.container(horizontal=True):
+        st.button(
+            "Accept",
+            icon=":material/check_circle:",
+            type="primary",
+            disabled=disabled or not candidate,
+            on_click=decide,
+            args=(Action.ACCEPT, candidate),
+        )
+        st.button(
+            "Reject",
+            icon=":material/cancel:",
+            disabled=disabled or not candidate,
+            on_click=decide,
+            args=(Action.REJECT, candidate),
+        )
+        st.button(
+            "No match",
+            icon=":material/block:",
+            disabled=disabled,
+            on_click=decide,
+            args=(Action.NO_MATCH, None),
+        )
+        st.button(
+            "Reset",
+            icon=":material/undo:",
+            disabled=disabled,
+            on_click=decide,
+            args=(Action.RESET, None),
+        )
+    if error := st.session_state.pop("decision_error", None):
+        st.error(error, icon=":material/error:")
+
+if history:
+    st.markdown("**History**")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "when": h.decided_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                    "who": h.decided_by,
+                    "decision": h.action.value.replace("_", " "),
+                    "lei": h.lei_code or "",
+                    "legal_name": h.legal_name or "",
+                    "note": h.note or "",
+                }
+                for h in reversed(history)
+            ]
         ),
-        "legal_name": st.column_config.TextColumn("Legal name (as matched)", width="large"),
-        "check_digits": st.column_config.TextColumn("Check digits", help="ISO 7064 MOD 97-10"),
-        "registration_status": "Registration",
-        "entity_status": "Entity status",
-        "legal_address_country": "Legal address",
-        "headquarters_country": "Headquarters",
-        "legal_jurisdiction": "Jurisdiction",
-        "last_update": "Last update",
-        "next_renewal": "Next renewal",
-        "match_score": st.column_config.NumberColumn("Score", format="%.2f"),
-        "match_method": "Method",
-        "reference_legal_name": st.column_config.TextColumn("Legal name (GLEIF)", width="large"),
-    },
-)
+        hide_index=True,
+    )

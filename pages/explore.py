@@ -3,8 +3,10 @@
 import pandas as pd
 import streamlit as st
 
+from gleif_data.decisions import bulk_accept, count_bulk_accept
 from gleif_data.explore import Cursor, SortOrder, explore_page
 from pages.ui import (
+    analyst,
     cached_count,
     choose_batch,
     clear_filters,
@@ -78,6 +80,8 @@ table = pd.DataFrame(
         "candidates": [row.candidate_count for row in page.rows],
         "lei_codes": [row.lei_codes for row in page.rows],
         "legal_names": [row.legal_names for row in page.rows],
+        "flags": [row.flags.replace("; ", ", ") for row in page.rows],
+        "qa_status": [row.qa_status for row in page.rows],
     }
 )
 event = st.dataframe(
@@ -91,6 +95,8 @@ event = st.dataframe(
         "candidates": st.column_config.NumberColumn("Candidates", format="%d"),
         "lei_codes": st.column_config.TextColumn("LEI codes"),
         "legal_names": st.column_config.TextColumn("Legal names", width="large"),
+        "flags": st.column_config.TextColumn("Flags"),
+        "qa_status": st.column_config.TextColumn("QA"),
     },
 )
 if event.selection.rows:
@@ -132,3 +138,35 @@ with st.container(horizontal=True, vertical_alignment="center"):
         args=("after", page.next_after),
     )
     st.caption(f"{len(page.rows)} domains on this page")
+
+
+@st.dialog("Accept the clean single matches")
+def confirm_bulk_accept(count: int) -> None:
+    """Ask before deciding many domains at once."""
+    st.markdown(
+        f"This accepts the single candidate of **{count:,} domains** of {summary.batch!r} that "
+        "pass the filters, have exactly one candidate, no flag and no decision yet. Each gets "
+        f"its own entry in the history, recorded as **{analyst()}**, in one transaction."
+    )
+    if st.button("Accept them", type="primary", icon=":material/done_all:"):
+        done = guarded(lambda: bulk_accept(engine, summary.batch, filters, decided_by=analyst()))
+        st.session_state["bulk_done"] = done
+        st.rerun()
+
+
+with st.expander("Bulk QA", icon=":material/done_all:"):
+    clean = guarded(lambda: count_bulk_accept(engine, summary.batch, filters))
+    st.caption(
+        f"{clean:,} domains among these filters are undecided, have exactly one candidate "
+        "and no flag."
+    )
+    if not analyst():
+        st.text_input(
+            "Your name, recorded with your decisions", key="analyst", persist_state="session"
+        )
+    if st.button(
+        "Accept their single candidates...", disabled=not clean or not analyst(), key="bulk"
+    ):
+        confirm_bulk_accept(clean)
+    if done := st.session_state.pop("bulk_done", None):
+        st.success(f"Accepted {done:,} domains.", icon=":material/check:")

@@ -3,9 +3,11 @@
 import pandas as pd
 import streamlit as st
 
+from gleif_data.flags import Flag
 from gleif_data.overview import BUCKETS, NOT_IN_REFERENCE
 from pages.ui import (
     cached_overview,
+    cached_qa_overview,
     cached_reference_data,
     choose_batch,
     database_or_stop,
@@ -69,3 +71,31 @@ with right:
             st.caption(f"{missing:,} candidates have an LEI that the reference data lacks.")
     else:
         st.caption("This batch has no candidates.")
+
+
+@st.fragment
+def qa_progress() -> None:
+    """QA progress and flags; a fragment, so the numbers above show while this counts."""
+    st.subheader("Match QA")
+    with st.spinner("Counting flags and decisions..."):
+        qa = guarded(lambda: cached_qa_overview(summary.batch, data_key))
+    decided_share = qa.decided / qa.domains if qa.domains else 0.0
+    st.progress(decided_share, text=f"{qa.decided:,} of {qa.domains:,} domains decided")
+    status_column, flag_column = st.columns(2)
+    status_column.dataframe(
+        pd.DataFrame({"QA status": list(qa.by_status), "domains": list(qa.by_status.values())}),
+        hide_index=True,
+    )
+    flag_column.dataframe(
+        pd.DataFrame(
+            {
+                "flag": list(qa.by_flag),
+                "domains": list(qa.by_flag.values()),
+                "meaning": [Flag(name).description for name in qa.by_flag],
+            }
+        ),
+        hide_index=True,
+    )
+
+
+qa_progress()

@@ -13,8 +13,16 @@ from gleif_data.config import ConfigError, describe_url, resolve_database_url
 from gleif_data.db import make_engine
 from gleif_data.explore import count_domains
 from gleif_data.filters import DomainFilter
+from gleif_data.flags import Flag
 from gleif_data.migrate import is_up_to_date
-from gleif_data.overview import BatchOverview, batch_overview, has_reference_data
+from gleif_data.overview import (
+    BatchOverview,
+    QaOverview,
+    batch_overview,
+    has_reference_data,
+    qa_overview,
+)
+from gleif_data.qa_state import QaStatus
 from gleif_data.queries import BatchSummary, data_version, list_batches, ping
 
 T = TypeVar("T")
@@ -26,7 +34,20 @@ FILTER_KEYS = (
     "name_contains",
     "min_candidates",
     "max_candidates",
+    "flags",
+    "qa_status",
+    "min_name_score",
+    "max_name_score",
 )
+# What each filter widget holds when it is empty.
+_EMPTY: dict[str, object] = {
+    "min_candidates": None,
+    "max_candidates": None,
+    "min_name_score": None,
+    "max_name_score": None,
+    "flags": [],
+    "qa_status": None,
+}
 PAGE_KEYS = ("after", "before")
 _VIEW, _PAGE = "_view", "_page"
 
@@ -38,30 +59,36 @@ def engine() -> Engine:
 
 
 @st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
-def cached_batches(data_key: tuple[int | None, ...]) -> list[BatchSummary]:
+def cached_batches(data_key: tuple[object, ...]) -> list[BatchSummary]:
     """Batches with their counts, cached per data version."""
     return list_batches(engine())
 
 
 @st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
-def cached_overview(batch: str, data_key: tuple[int | None, ...]) -> BatchOverview:
+def cached_overview(batch: str, data_key: tuple[object, ...]) -> BatchOverview:
     """The Overview numbers of a batch, cached per data version."""
     return batch_overview(engine(), batch)
 
 
 @st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
-def cached_reference_data(data_key: tuple[int | None, ...]) -> bool:
+def cached_qa_overview(batch: str, data_key: tuple[object, ...]) -> QaOverview:
+    """QA progress and flag counts of a batch, cached per data version."""
+    return qa_overview(engine(), batch)
+
+
+@st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
+def cached_reference_data(data_key: tuple[object, ...]) -> bool:
     """Whether GLEIF reference data has been imported."""
     return has_reference_data(engine())
 
 
 @st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
-def cached_count(batch: str, filters: DomainFilter, data_key: tuple[int | None, ...]) -> int:
+def cached_count(batch: str, filters: DomainFilter, data_key: tuple[object, ...]) -> int:
     """How many domains pass the filters."""
     return count_domains(engine(), batch, filters)
 
 
-def version() -> tuple[int | None, ...]:
+def version() -> tuple[object, ...]:
     """The current data version (a cheap query on indexed columns)."""
     return guarded(lambda: data_version(engine()))
 
@@ -137,22 +164,35 @@ def choose_batch() -> BatchSummary:
 
 
 def filter_controls() -> DomainFilter:
-    """The filter inputs, kept in the URL; stops with a warning on contradictory counts."""
+    """The filter inputs, kept in the URL; stops with a warning on contradictory values."""
     with st.container(border=True):
         text = st.columns(3)
         text[0].text_input("Domain contains", key="domain_contains", **_bound())
         text[1].text_input("LEI contains", key="lei_contains", **_bound())
         text[2].text_input("Legal name contains", key="name_contains", **_bound())
-        counts = st.columns([1, 1, 1])
-        for column, key, label in (
-            (counts[0], "min_candidates", "Candidates at least"),
-            (counts[1], "max_candidates", "Candidates at most"),
+        numbers = st.columns(4)
+        for column, key, label, top in (
+            (numbers[0], "min_candidates", "Candidates at least", None),
+            (numbers[1], "max_candidates", "Candidates at most", None),
+            (numbers[2], "min_name_score", "Name score at least", 100),
+            (numbers[3], "max_name_score", "Name score at most", 100),
         ):
-            column.number_input(label, min_value=0, value=None, step=1, key=key, **_bound())
-        if any(st.session_state.get(key) not in (None, "") for key in FILTER_KEYS):
-            counts[2].button(
-                "Clear filters", icon=":material/filter_alt_off:", on_click=clear_filters
+            column.number_input(
+                label, min_value=0, max_value=top, value=None, step=1, key=key, **_bound()
             )
+        qa = st.columns([3, 1, 1])
+        qa[0].multiselect(
+            "Flags (all of)",
+            [flag.value for flag in Flag],
+            key="flags",
+            help="\n".join(f"- **{flag.value}**: {flag.description}" for flag in Flag),
+            **_bound(),
+        )
+        qa[1].selectbox(
+            "QA status", [s.value for s in QaStatus], index=None, key="qa_status", **_bound()
+        )
+        if any(st.session_state.get(key) not in (None, "", []) for key in FILTER_KEYS):
+            qa[2].button("Clear filters", icon=":material/filter_alt_off:", on_click=clear_filters)
     _remember(*FILTER_KEYS)
     try:
         return current_filters()
@@ -175,20 +215,32 @@ def current_filters() -> DomainFilter:
         name_contains=st.session_state.get("name_contains") or None,
         min_candidates=number("min_candidates"),
         max_candidates=number("max_candidates"),
+        flags=frozenset(st.session_state.get("flags") or ()),
+        qa_status=st.session_state.get("qa_status") or None,
+        min_name_score=number("min_name_score"),
+        max_name_score=number("max_name_score"),
     )
+
+
+_FILTER_WORDS = {
+    "domain_contains": "domain contains",
+    "lei_contains": "LEI contains",
+    "name_contains": "legal name contains",
+    "min_candidates": "candidates at least",
+    "max_candidates": "candidates at most",
+    "flags": "flags",
+    "qa_status": "QA status",
+    "min_name_score": "name score at least",
+    "max_name_score": "name score at most",
+}
 
 
 def describe_filters(filters: DomainFilter) -> str:
     """'domain contains "x", candidates at least 2' for messages."""
-    words = {
-        "domain_contains": "domain contains",
-        "lei_contains": "LEI contains",
-        "name_contains": "legal name contains",
-        "min_candidates": "candidates at least",
-        "max_candidates": "candidates at most",
-    }
     return ", ".join(
-        f'{words[name]} "{value}"' if isinstance(value, str) else f"{words[name]} {value}"
+        f'{_FILTER_WORDS[name]} "{value}"'
+        if name.endswith("contains")
+        else f"{_FILTER_WORDS[name]} {value}"
         for name, value in filters.active().items()
     )
 
@@ -196,8 +248,15 @@ def describe_filters(filters: DomainFilter) -> str:
 def clear_filters() -> None:
     """Empty every filter (a button callback)."""
     for key in FILTER_KEYS:
-        st.session_state[key] = None if key.endswith("candidates") else ""
+        st.session_state[key] = _EMPTY.get(key, "")
     reset_page()
+
+
+def analyst() -> str:
+    """Who is deciding: the signed-in user, else the name given once in this session."""
+    if st.user.get("is_logged_in"):
+        return str(st.user.get("email") or st.user.get("name") or "")
+    return str(st.session_state.get("analyst") or "").strip()
 
 
 def carry_view_to(page: str) -> None:

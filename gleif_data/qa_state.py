@@ -1,0 +1,92 @@
+"""A domain's QA state in SQL: its latest decision, so filters and exports can use it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, literal, select
+
+from gleif_data.models import QaDecision
+
+
+class Action(StrEnum):
+    """What an analyst can decide."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+    NO_MATCH = "no_match"
+    RESET = "reset"
+
+
+class QaStatus(StrEnum):
+    """A domain's QA state: its latest decision."""
+
+    UNDECIDED = "undecided"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    NO_MATCH = "no match"
+
+
+STATUS_OF = {
+    Action.ACCEPT: QaStatus.ACCEPTED,
+    Action.REJECT: QaStatus.REJECTED,
+    Action.NO_MATCH: QaStatus.NO_MATCH,
+}
+
+
+def latest_decision(d: Any) -> Any:
+    """A correlated query for domain `d`'s latest decision (limit 1, newest first)."""
+    return (
+        select(QaDecision.action, QaDecision.lei_code, QaDecision.legal_name)
+        .where(QaDecision.batch_id == d.c.batch_id, QaDecision.domain == d.c.domain)
+        .order_by(QaDecision.id.desc())
+        .limit(1)
+    )
+
+
+def status_expression(d: Any) -> ColumnElement[str]:
+    """Domain `d`'s QA state as text, in SQL."""
+    action = latest_decision(d).with_only_columns(QaDecision.action).scalar_subquery()
+    return case(
+        *((action == act.value, literal(status.value)) for act, status in STATUS_OF.items()),
+        else_=literal(QaStatus.UNDECIDED.value),
+    )
+
+
+def accepted_expression(d: Any, column: Any) -> ColumnElement[str | None]:
+    """The accepted candidate's LEI or legal name for domain `d`, or NULL."""
+    latest = latest_decision(d)
+    action = latest.with_only_columns(QaDecision.action).scalar_subquery()
+    value = latest.with_only_columns(column).scalar_subquery()
+    return case((action == Action.ACCEPT.value, value), else_=None)
+
+
+def candidate_decision_expression(d: Any, c: Any) -> ColumnElement[str]:
+    """'accepted', 'rejected' or '' for candidate `c` of domain `d`."""
+    accepted_lei = accepted_expression(d, QaDecision.lei_code)
+    last_reset = (
+        select(func.coalesce(func.max(QaDecision.id), 0))
+        .where(
+            QaDecision.batch_id == d.c.batch_id,
+            QaDecision.domain == d.c.domain,
+            QaDecision.action.in_((Action.RESET.value, Action.ACCEPT.value)),
+        )
+        .scalar_subquery()
+    )
+    rejected = (
+        select(func.count())
+        .where(
+            QaDecision.batch_id == d.c.batch_id,
+            QaDecision.domain == d.c.domain,
+            QaDecision.action == Action.REJECT.value,
+            QaDecision.lei_code == c.c.lei_code,
+            QaDecision.id > last_reset,
+        )
+        .scalar_subquery()
+    )
+    return case(
+        (accepted_lei == c.c.lei_code, literal("accepted")),
+        (rejected > 0, literal("rejected")),
+        else_=literal(""),
+    )

@@ -1,0 +1,101 @@
+"""QA flags on real GLEIF records, computed in SQL on PostgreSQL and SQLite alike."""
+
+import pytest
+
+from gleif_data.domain_detail import find_domain
+from gleif_data.explore import count_domains, explore_page
+from gleif_data.filters import DomainFilter
+from gleif_data.flags import Flag
+from gleif_data.import_batch import import_batch
+from gleif_data.import_gleif import import_gleif
+from tests.support import sample_records, write_csv, write_gleif_subset
+
+ANNULLED_BAD_CHECK = "579100EKDEGDFEHDC086"  # AR, entity status NULL
+RETIRED = "529900QX3EUYVX04CV86"  # LU, entity status NULL
+DUPLICATE = "0292001478B3R6B8HI82"  # NG, entity status NULL
+NULL_ENTITY_ISSUED = "635400VTGLW8SE6ZFQ40"  # IE
+GERMAN = "39120001AX50UKJ6HG21"  # DE, ISSUED, ACTIVE
+BRITISH = "2138001AVBSD1HSC6Z10"  # GB, ISSUED, ACTIVE
+LU_WITH_FRENCH_HQ = "2138001IWQ81EEDCE857"  # LU, HQ FR
+NOT_IN_SAMPLE = "5493001KJTIIGC8Y1R12"  # valid check digits, absent from the reference data
+
+
+@pytest.fixture
+def flagged(engine, tmp_path):
+    names = {r["LEI"]: r["Entity.LegalName"] for r in sample_records()}
+    rows = [
+        ("bad-check.ar", ANNULLED_BAD_CHECK),
+        ("retired.lu", RETIRED),
+        ("duplicate.com", DUPLICATE),
+        ("null-entity.ie", NULL_ENTITY_ISSUED),
+        ("microfinance.de", GERMAN),
+        ("microfinance-two.de", GERMAN),
+        ("johnson-matthey.co.uk", BRITISH),
+        ("johnson-matthey.de", BRITISH),
+        ("johnson-matthey.io", BRITISH),
+        ("kallisto.fr", LU_WITH_FRENCH_HQ),
+        ("unknown.com", NOT_IN_SAMPLE),
+        ("nothing.org", ""),
+        ("two.com", BRITISH),
+        ("two.com", LU_WITH_FRENCH_HQ),
+    ]
+    csv_rows = [[d, lei, names.get(lei, "Bloomberg" if lei else ""), "", ""] for d, lei in rows]
+    import_batch(engine, write_csv(tmp_path / "flags.csv", csv_rows), "qa")
+    # The real records of these LEIs only: the whole sample would slow every test down.
+    import_gleif(engine, write_gleif_subset(tmp_path / "gleif.csv", (lei for _, lei in rows)))
+    return engine
+
+
+def flagged_domains(engine, flag):
+    rows = explore_page(engine, "qa", DomainFilter(flags={flag}), size=100).rows
+    return sorted(row.domain for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [
+        (Flag.INVALID_LEI, ["bad-check.ar"]),
+        (Flag.NOT_ISSUED, ["bad-check.ar", "duplicate.com", "retired.lu"]),
+        (Flag.INACTIVE_ENTITY, ["bad-check.ar", "duplicate.com", "null-entity.ie", "retired.lu"]),
+        (Flag.UNKNOWN_LEI, ["unknown.com"]),
+        (
+            Flag.SHARED_LEI,
+            [
+                "johnson-matthey.co.uk",
+                "johnson-matthey.de",
+                "johnson-matthey.io",
+                "kallisto.fr",
+                "microfinance-two.de",
+                "microfinance.de",
+                "two.com",
+            ],
+        ),
+        (Flag.COUNTRY_MISMATCH, ["johnson-matthey.de"]),
+        (Flag.NO_CANDIDATE, ["nothing.org"]),
+        (Flag.AMBIGUOUS, ["two.com"]),
+    ],
+)
+def test_each_flag_marks_exactly_the_domains_it_should(flagged, flag, expected):
+    assert flagged_domains(flagged, flag) == expected
+    assert count_domains(flagged, "qa", DomainFilter(flags={flag})) == len(expected)
+
+
+def test_flags_combine_as_all_of(flagged):
+    both = DomainFilter(flags={Flag.NOT_ISSUED, Flag.INVALID_LEI})
+    assert count_domains(flagged, "qa", both) == 1
+
+
+def test_the_domain_view_lists_each_candidates_flags(flagged):
+    detail = find_domain(flagged, "qa", "two.com")
+    assert [c.flags for c in detail.candidates] == [["shared_lei"], ["shared_lei"]]
+    detail = find_domain(flagged, "qa", "bad-check.ar")
+    # The annulled record also has GLEIF's literal NULL entity status.
+    assert detail.candidates[0].flags == ["invalid_lei", "not_issued", "inactive_entity"]
+    assert detail.candidates[0].check_digits_valid is False
+
+
+def test_without_reference_data_every_lei_is_unknown_never_guessed(engine, tmp_path):
+    import_batch(engine, write_csv(tmp_path / "b.csv", [["acme.de", GERMAN, "X", "", ""]]), "qa")
+    assert count_domains(engine, "qa", DomainFilter(flags={Flag.UNKNOWN_LEI})) == 1
+    for flag in (Flag.NOT_ISSUED, Flag.INACTIVE_ENTITY, Flag.COUNTRY_MISMATCH):
+        assert count_domains(engine, "qa", DomainFilter(flags={flag})) == 0

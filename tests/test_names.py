@@ -1,0 +1,62 @@
+"""name_score on real legal names from the GLEIF sample."""
+
+import pytest
+
+from gleif_data.names import name_score, name_words, registrable_label
+
+
+@pytest.mark.parametrize(
+    ("domain", "expected"),
+    [
+        ("acme.com", "acme"),
+        ("www.acme.com", "acme"),
+        ("shop.acme.co.uk", "acme"),
+        ("acme.com.br", "acme"),
+        ("johnson-matthey.co.uk", "johnsonmatthey"),
+        ("münchen.de", "munchen"),
+        ("co.uk", "co"),
+    ],
+)
+def test_the_registrable_label_drops_subdomains_and_public_suffixes(domain, expected):
+    assert registrable_label(domain) == expected
+
+
+@pytest.mark.parametrize(
+    ("legal_name", "words"),
+    [
+        ("VOLEX PLC", ["volex"]),
+        ("Rožák, s. r. o.", ["rozak"]),
+        ("Access Microfinance Holding AG", ["access", "microfinance", "holding"]),
+        ("PALMAR DE ALTAMIRA S A S", ["palmar", "de", "altamira"]),
+        ("Công ty Cổ phần Vinpearl", ["vinpearl"]),
+        (
+            "BANCA MONTE DEI PASCHI DI SIENA S.p.A.",
+            ["banca", "monte", "dei", "paschi", "di", "siena"],
+        ),
+    ],
+)
+def test_legal_forms_accents_and_dots_go(legal_name, words):
+    assert name_words(legal_name) == words
+
+
+@pytest.mark.parametrize(
+    ("domain", "legal_name", "low", "high"),
+    [
+        ("volex.com", "VOLEX PLC", 100, 100),
+        ("johnson-matthey.co.uk", "JOHNSON MATTHEY PLC", 100, 100),
+        ("rozak.cz", "Rožák, s. r. o.", 100, 100),
+        ("gti-securities.ng", "GTI SECURITIES LIMTED", 100, 100),
+        ("mps.it", "BANCA MONTE DEI PASCHI DI SIENA S.p.A.", 40, 70),
+        ("шпаркасе-банка.mk", "Шпаркасе Банка Македонија АД Скопје", 100, 100),
+        ("sankyu.net", "STUDIO MICHELI DI MICHELI MIVIO E C. S.A.S.", 0, 35),
+        ("acme.com", "S.p.A.", 0, 0),
+    ],
+)
+def test_scores_rank_real_names_sensibly(domain, legal_name, low, high):
+    assert low <= name_score(domain, legal_name) <= high
+
+
+def test_the_score_is_deterministic_and_bounded():
+    scores = {name_score("first-national.zm", "FIRST NATIONAL BANK OF NAMIBIA") for _ in range(5)}
+    assert len(scores) == 1
+    assert 0 <= scores.pop() <= 100
