@@ -140,7 +140,12 @@ with st.container(horizontal=True, vertical_alignment="center"):
     st.caption(f"{len(page.rows)} domains on this page")
 
 
-@st.dialog("Accept the clean single matches")
+def close_bulk_dialog() -> None:
+    """Forget that the confirmation is open (a callback)."""
+    st.session_state.pop("bulk_confirm", None)
+
+
+@st.dialog("Accept the clean single matches", on_dismiss=close_bulk_dialog)
 def confirm_bulk_accept(count: int) -> None:
     """Ask before deciding many domains at once."""
     st.markdown(
@@ -148,8 +153,12 @@ def confirm_bulk_accept(count: int) -> None:
         "pass the filters, have exactly one candidate, no flag and no decision yet. Each gets "
         f"its own entry in the history, recorded as **{analyst()}**, in one transaction."
     )
-    if st.button("Accept them", type="primary", icon=":material/done_all:"):
+    with st.container(horizontal=True):
+        accept = st.button("Accept them", type="primary", icon=":material/done_all:")
+        st.button("Cancel", on_click=close_bulk_dialog)
+    if accept:
         done = guarded(lambda: bulk_accept(engine, summary.batch, filters, decided_by=analyst()))
+        close_bulk_dialog()
         st.session_state["bulk_done"] = done
         st.rerun()
 
@@ -167,6 +176,9 @@ with st.expander("Bulk QA", icon=":material/done_all:"):
     if st.button(
         "Accept their single candidates...", disabled=not clean or not analyst(), key="bulk"
     ):
+        st.session_state["bulk_confirm"] = True
+    # The dialog stays open across reruns until the analyst confirms, cancels or closes it.
+    if st.session_state.get("bulk_confirm"):
         confirm_bulk_accept(clean)
     if done := st.session_state.pop("bulk_done", None):
         st.success(f"Accepted {done:,} domains.", icon=":material/check:")

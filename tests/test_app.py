@@ -177,3 +177,51 @@ def test_an_unreachable_database_shows_a_panel_without_the_password(monkeypatch)
     panel = at.error[0].value
     assert "PostgreSQL database 'gleif' on 127.0.0.1:1" in panel
     assert "s3cr3t-pw" not in panel
+
+
+def test_an_analyst_accepts_a_candidate_and_sees_it_in_the_history(two_batches, monkeypatch):
+    at = app(monkeypatch, url_of(two_batches), "pages/domain.py")
+    at.text_input(key="domain").input("site003.com").run()
+    accept = next(b for b in at.button if b.label == "Accept")
+    assert accept.disabled, "no decision without a name"
+    at.text_input(key="analyst").input("Ana").run()
+    at.selectbox(key="decision_candidate").set_value(ZETA).run()
+    at.text_input(key="decision_note").input("the GmbH runs the site").run()
+    next(b for b in at.button if b.label == "Accept").click().run()
+    assert not at.exception
+    assert any(m.value.startswith("**Accepted**: " + ZETA) for m in at.markdown)
+    history = at.dataframe[-1].value
+    assert history[["who", "decision", "lei", "note"]].values.tolist() == [
+        ["Ana", "accept", ZETA, "the GmbH runs the site"]
+    ]
+
+    at.switch_page("pages/explore.py").run()
+    at.selectbox(key="qa_status").set_value("accepted").run()
+    assert at.dataframe[0].value["domain"].tolist() == ["site003.com"]
+
+
+def test_the_bulk_accept_asks_first_and_then_decides_each_domain(engine, monkeypatch, tmp_path):
+    from gleif_data.decisions import domain_history
+    from tests.support import sample_records, write_gleif_subset
+
+    issued = [r for r in sample_records() if r["Registration.RegistrationStatus"] == "ISSUED"]
+    issued = [r for r in issued if r["Entity.EntityStatus"] == "ACTIVE"][:6]
+    rows = [
+        [f"clean{i}.com", r["LEI"], r["Entity.LegalName"], "", ""] for i, r in enumerate(issued)
+    ]
+    rows.append(["two.com", issued[0]["LEI"], issued[0]["Entity.LegalName"], "", ""])
+    import_batch(engine, write_csv(tmp_path / "b.csv", rows), "clean")
+    import_gleif(engine, write_gleif_subset(tmp_path / "g.csv", [r["LEI"] for r in issued]))
+
+    at = app(monkeypatch, url_of(engine), "pages/explore.py")
+    caption = next(c.value for c in at.caption if "among these filters" in c.value)
+    assert caption.startswith("5 domains"), "clean0 and two.com share an LEI"
+    at.text_input(key="analyst").input("Bo").run()
+    at.button(key="bulk").click().run()
+    assert not at.exception
+    assert domain_history(engine, "clean", "clean1.com") == [], "nothing before the confirmation"
+    next(b for b in at.button if b.label == "Accept them").click().run()
+    assert not at.exception
+    decided = [domain_history(engine, "clean", f"clean{i}.com") for i in range(6)]
+    assert [len(h) for h in decided] == [0, 1, 1, 1, 1, 1]
+    assert {h[0].decided_by for h in decided[1:]} == {"Bo"}

@@ -240,3 +240,30 @@ def test_the_running_server_streams_the_cli_export_over_http(server, seeded_url)
     )  # fmt: skip
     assert body == cli.stdout
     assert disposition.startswith('attachment; filename="gleif-export_demo-large_')
+
+
+def test_an_analyst_accepts_a_candidate_in_the_browser(page, server, seeded_url):
+    from gleif_data.decisions import domain_history
+    from gleif_data.explore import explore_page
+    from gleif_data.filters import DomainFilter
+
+    engine = make_engine(seeded_url)
+    domain = next(
+        r
+        for r in explore_page(engine, "demo-small", DomainFilter(), size=50).rows
+        if r.candidate_count == 1
+    )
+    page.goto(f"{server}/domain?batch=demo-small&domain={domain.domain}")
+    page.get_by_text("QA decision").wait_for()
+    page.get_by_label("Your name, recorded with your decisions").fill("Browser Analyst")
+    page.get_by_label("Your name, recorded with your decisions").press("Enter")
+    _settle(page)
+    page.get_by_role("button", name="Accept").click()
+    page.get_by_text("Accepted", exact=False).first.wait_for()
+    _settle(page)
+    _shot(page, "domain-accepted")
+    history = domain_history(engine, "demo-small", domain.domain)
+    engine.dispose()
+    assert [(h.action.value, h.lei_code, h.decided_by) for h in history] == [
+        ("accept", domain.lei_codes, "Browser Analyst")
+    ]
