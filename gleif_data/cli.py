@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import sys
 import tempfile
@@ -17,7 +18,6 @@ from tqdm import tqdm
 
 from gleif_data.config import ConfigError, describe_url
 from gleif_data.db import make_engine
-from gleif_data.demo import load_demo
 from gleif_data.errors import GleifDataError
 from gleif_data.export import (
     ExportFormat,
@@ -28,9 +28,9 @@ from gleif_data.export import (
     write_export,
 )
 from gleif_data.filters import DomainFilter
+from gleif_data.flags import Flag
 from gleif_data.import_batch import TARGET_COLUMNS, import_batch
-from gleif_data.import_gleif import import_gleif
-from gleif_data.migrate import upgrade
+from gleif_data.qa_state import QaStatus
 from gleif_data.queries import list_batches, require_batch
 
 
@@ -111,21 +111,48 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--min-candidates", type=_whole_number, metavar="N")
     export.add_argument("--max-candidates", type=_whole_number, metavar="N")
     export.add_argument(
+        "--flag",
+        action="append",
+        default=[],
+        choices=[flag.value for flag in Flag],
+        help="only domains with this QA flag (repeat: all of them)",
+    )
+    export.add_argument("--qa-status", choices=[status.value for status in QaStatus])
+    export.add_argument("--min-name-score", type=_whole_number, metavar="N")
+    export.add_argument("--max-name-score", type=_whole_number, metavar="N")
+    export.add_argument(
         "--no-formula-guard",
         action="store_true",
         help="keep cells starting with = + - @ as they are (CSV and XLSX)",
     )
     export.set_defaults(run=_export)
+
+    decisions = commands.add_parser("decisions", help="move QA decisions between databases")
+    moves = decisions.add_subparsers(required=True, metavar="ACTION")
+    out = moves.add_parser("export", help="write the decision log as CSV")
+    out.add_argument("--batch", help="only this batch's decisions")
+    out.add_argument("--out", default="-", help="file to write, or - for standard output")
+    out.set_defaults(run=_decisions_export)
+    into = moves.add_parser("import", help="append decisions from such a CSV (repeats skipped)")
+    into.add_argument("file", type=Path)
+    into.set_defaults(run=_decisions_import)
     return parser
 
 
 def _migrate(engine: Engine, _args: argparse.Namespace) -> int:
+    # Alembic, the demo loader and the GLEIF importer load only for the commands that use
+    # them: every command pays the start-up time of what is imported here.
+    from gleif_data.migrate import upgrade
+
     upgrade(engine)
     _say(f"schema up to date: {describe_url(engine.url)}")
     return 0
 
 
 def _demo(engine: Engine, args: argparse.Namespace) -> int:
+    from gleif_data.demo import load_demo
+    from gleif_data.migrate import upgrade
+
     upgrade(engine)
     report = load_demo(engine, only_if_empty=args.if_empty)
     if args.if_empty and not report.created and not report.reference_records:
@@ -154,6 +181,8 @@ def _import_batch(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _import_gleif(engine: Engine, args: argparse.Namespace) -> int:
+    from gleif_data.import_gleif import import_gleif
+
     with _progress("import", "records") as progress:
         count = import_gleif(engine, args.file, progress=progress)
     _say(f"{count:,} GLEIF records imported or updated")
@@ -180,6 +209,10 @@ def _export(engine: Engine, args: argparse.Namespace) -> int:
             name_contains=args.name_contains,
             min_candidates=args.min_candidates,
             max_candidates=args.max_candidates,
+            flags=frozenset(args.flag),
+            qa_status=args.qa_status,
+            min_name_score=args.min_name_score,
+            max_name_score=args.max_name_score,
         )
     except ValueError as exc:
         raise GleifDataError(str(exc)) from None
@@ -199,6 +232,31 @@ def _export(engine: Engine, args: argparse.Namespace) -> int:
     with _progress("export", "rows", total) as progress, _atomic_file(target) as out:
         rows = write_export(engine, args.batch, out, options, progress)
     _say(f"{rows:,} rows written to {target}")
+    return 0
+
+
+def _decisions_export(engine: Engine, args: argparse.Namespace) -> int:
+    from gleif_data.decisions import export_decisions
+
+    if args.out == "-":
+        count = export_decisions(engine, sys.stdout, batch=args.batch)
+    else:
+        with _atomic_file(Path(args.out)) as out:
+            text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+            count = export_decisions(engine, text, batch=args.batch)
+            text.flush()
+            text.detach()  # the atomic file closes `out` itself
+    _say(f"{count:,} decisions exported")
+    return 0
+
+
+def _decisions_import(engine: Engine, args: argparse.Namespace) -> int:
+    from gleif_data.decisions import import_decisions
+    from gleif_data.migrate import upgrade
+
+    upgrade(engine)
+    added, skipped = import_decisions(engine, args.file)
+    _say(f"{added:,} decisions imported, {skipped:,} already there")
     return 0
 
 

@@ -29,8 +29,17 @@ from gleif_data.queries import batch_exists
 
 EXPORT_PATH = "/api/export/{batch:path}"  # batch names may contain a slash
 TEXT_PARAMS = ("domain_contains", "lei_contains", "name_contains")
-COUNT_PARAMS = ("min_candidates", "max_candidates")
-KNOWN_PARAMS = {"format", "layout", "formula_guard", "token", *TEXT_PARAMS, *COUNT_PARAMS}
+COUNT_PARAMS = ("min_candidates", "max_candidates", "min_name_score", "max_name_score")
+QA_PARAMS = ("flags", "qa_status")
+KNOWN_PARAMS = {
+    "format",
+    "layout",
+    "formula_guard",
+    "token",
+    *TEXT_PARAMS,
+    *COUNT_PARAMS,
+    *QA_PARAMS,
+}
 _QUEUE_CHUNKS = 16  # at most this many written blocks wait for a slow client
 
 
@@ -60,8 +69,14 @@ def export_options_from_params(params: Mapping[str, str]) -> ExportOptions:
         if raw and not (raw.isascii() and raw.isdigit()):
             raise BadParameter(f"{name} must be a whole number of 0 or more")
         counts[name] = int(raw) if raw else None
+    flags = frozenset(flag.strip() for flag in params.get("flags", "").split(",") if flag.strip())
     try:
-        filters = DomainFilter(**{name: params.get(name) for name in TEXT_PARAMS}, **counts)
+        filters = DomainFilter(
+            **{name: params.get(name) for name in TEXT_PARAMS},
+            **counts,
+            flags=flags,
+            qa_status=params.get("qa_status") or None,
+        )
     except ValueError as exc:
         raise BadParameter(str(exc)) from None
     return ExportOptions(

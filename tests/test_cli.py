@@ -122,3 +122,35 @@ def test_an_unreachable_database_is_named_without_its_password(tmp_path):
     assert stderr.startswith("error: cannot reach PostgreSQL database 'gleif' on 127.0.0.1:1")
     assert "s3cr3t-pw" not in stderr
     assert "Traceback" not in stderr
+
+
+def test_export_filters_by_qa_flag(batch):
+    result = run(batch, "export", "--batch", "b1", "--out", "-", "--flag", "no_candidate")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().splitlines()[1:] == ["bare.org,0,,"]
+    refused = run(batch, "export", "--batch", "b1", "--flag", "nope")
+    assert refused.returncode == 2
+    assert "invalid choice: 'nope'" in refused.stderr.decode()
+
+
+def test_decisions_move_from_one_database_to_another_through_the_cli(batch, tmp_path):
+    from gleif_data.db import make_engine
+    from gleif_data.decisions import domain_history, record_decision
+    from gleif_data.migrate import upgrade
+    from gleif_data.qa_state import Action
+
+    record_decision(
+        batch, batch="b1", domain="site1.com", action=Action.ACCEPT, decided_by="ana", lei_code=ACME
+    )
+    path = tmp_path / "decisions.csv"
+    exported = run(batch, "decisions", "export", "--out", str(path))
+    assert exported.returncode == 0, exported.stderr
+    assert "1 decisions exported" in exported.stderr.decode()
+
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    upgrade(other)
+    imported = run(other, "decisions", "import", str(path))
+    assert imported.returncode == 0, imported.stderr
+    assert "1 decisions imported, 0 already there" in imported.stderr.decode()
+    assert [h.lei_code for h in domain_history(other, "b1", "site1.com")] == [ACME]
+    other.dispose()

@@ -141,3 +141,36 @@ def test_a_token_from_another_secret_is_refused():
     forged = LinkSigner(b"another-secret").sign("b", params, "mallory")
     with pytest.raises(Exception, match="not valid"):
         SIGNER.verify(forged, "b", params)
+
+
+def test_qa_filters_travel_as_parameters_both_ways():
+    from gleif_data.flags import Flag
+    from gleif_data.qa_state import QaStatus
+
+    options = ExportOptions(
+        filters=DomainFilter(
+            flags={Flag.SHARED_LEI, Flag.INVALID_LEI},
+            qa_status=QaStatus.NO_MATCH,
+            min_name_score=10,
+            max_name_score=90,
+        )
+    )
+    params = export_params(options)
+    assert params["flags"] == "invalid_lei,shared_lei"
+    assert params["qa_status"] == "no match"
+    assert export_options_from_params(params) == options
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [({"flags": "invalid_lei,nope"}, "'nope'"), ({"qa_status": "done"}, "'done'")],
+)
+def test_unknown_flags_and_states_are_400(batch, params, named):
+    response = client(batch).get("/api/export/b 1%2F\u00fc", params=params)
+    assert response.status_code == 400
+    assert named in response.text
+
+
+def test_the_route_filters_by_flag(batch):
+    response = client(batch).get("/api/export/b 1%2F\u00fc", params={"flags": "no_candidate"})
+    assert response.text.splitlines()[1:] == ["bare.org,0,,"]
