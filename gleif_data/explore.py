@@ -194,9 +194,9 @@ def _page_rows(engine: Engine, ids: list[int]) -> list[DomainRow]:
         return []
     c = GleifCandidate.__table__
     d = Domain.__table__.alias("page_d")
-    domains_query = select(
-        d.c.id, d.c.domain, domain_flag_list(d), status_expression(d)
-    ).where(d.c.id.in_(ids))
+    domains_query = select(d.c.id, d.c.domain, domain_flag_list(d), status_expression(d)).where(
+        d.c.id.in_(ids)
+    )
     candidates_query = (
         select(c.c.domain_id, c.c.lei_code, c.c.legal_name)
         .where(c.c.domain_id.in_(ids))
