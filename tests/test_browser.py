@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from gleif_data.config import PROJECT_DIR
@@ -140,11 +141,14 @@ def _settle(page) -> None:
 
 
 def _shot(page, name: str) -> None:
-    # Charts and tables draw on canvases after the run ends; wait until each one has.
-    for element in page.locator(
-        "[data-testid='stVegaLiteChart'], [data-testid='stDataFrame']"
-    ).all():
-        element.locator("canvas").first.wait_for()
+    # Charts and tables draw on canvases after the run ends; give each one time to. The
+    # picture is for people: a slow machine gets a plainer one, never a failed test.
+    drawn = page.locator("[data-testid='stVegaLiteChart'], [data-testid='stDataFrame']")
+    for element in drawn.all():
+        try:
+            element.locator("canvas, svg").first.wait_for(timeout=20_000)
+        except PlaywrightTimeout:
+            break
     page.wait_for_timeout(1000)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
