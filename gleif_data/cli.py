@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--min-name-score", type=_whole_number, metavar="N")
     export.add_argument("--max-name-score", type=_whole_number, metavar="N")
     export.add_argument(
+        "--with-qa",
+        action="store_true",
+        help="add QA columns after the legacy ones (QA status, accepted LEI and name, flags)",
+    )
+    export.add_argument(
         "--no-formula-guard",
         action="store_true",
         help="keep cells starting with = + - @ as they are (CSV and XLSX)",
@@ -221,6 +226,7 @@ def _export(engine: Engine, args: argparse.Namespace) -> int:
         layout=ExportLayout(args.layout),
         filters=filters,
         formula_guard=not args.no_formula_guard,
+        with_qa=args.with_qa,
     )
     require_batch(engine, args.batch)
     if args.out == "-":

@@ -7,26 +7,30 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-import pyarrow as pa
 from sqlalchemy import ColumnElement, Engine, Select, case, func, literal, select
 
 from gleif_data.db import candidate_lists, is_sqlite
 from gleif_data.errors import GleifDataError
-from gleif_data.export_writers import (
-    ExportLimitError,
-    write_csv,
-    write_json,
-    write_parquet,
-    write_xlsx,
-)
 from gleif_data.filters import DomainFilter
-from gleif_data.models import Domain, GleifCandidate
+from gleif_data.flags import candidate_conditions, domain_flag_list, flag_list
+from gleif_data.models import Domain, GleifCandidate, LeiRecord, QaDecision
+from gleif_data.qa_state import (
+    accepted_expression,
+    candidate_decision_expression,
+    status_expression,
+)
 from gleif_data.queries import require_batch
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 DOMAIN_COLUMNS = ("domain", "gleif_candidate_count", "all_lei_codes", "all_legal_names")
 CANDIDATE_COLUMNS = ("domain", "lei_code", "legal_name", "match_score", "match_method")
+# With QA, appended after the columns above (never instead of them).
+QA_DOMAIN_COLUMNS = ("qa_status", "accepted_lei", "accepted_legal_name", "flags")
+QA_CANDIDATE_COLUMNS = ("flags", "name_score", "decision")
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _CHUNK_ROWS = 10_000
@@ -55,26 +59,6 @@ MEDIA_TYPES = {
     ExportFormat.JSON: "application/json",
 }
 
-_SCHEMAS = {
-    ExportLayout.DOMAIN: pa.schema(
-        [
-            ("domain", pa.string()),
-            ("gleif_candidate_count", pa.int64()),
-            ("all_lei_codes", pa.string()),
-            ("all_legal_names", pa.string()),
-        ]
-    ),
-    ExportLayout.CANDIDATE: pa.schema(
-        [
-            ("domain", pa.string()),
-            ("lei_code", pa.string()),
-            ("legal_name", pa.string()),
-            ("match_score", pa.float64()),
-            ("match_method", pa.string()),
-        ]
-    ),
-}
-
 
 @dataclass(frozen=True)
 class ExportOptions:
@@ -84,6 +68,7 @@ class ExportOptions:
     layout: ExportLayout = ExportLayout.DOMAIN
     filters: DomainFilter = field(default_factory=DomainFilter)
     formula_guard: bool = True
+    with_qa: bool = False
 
     @property
     def guards_formulas(self) -> bool:
@@ -93,7 +78,9 @@ class ExportOptions:
     @property
     def columns(self) -> tuple[str, ...]:
         """The header of the export."""
-        return DOMAIN_COLUMNS if self.layout is ExportLayout.DOMAIN else CANDIDATE_COLUMNS
+        if self.layout is ExportLayout.DOMAIN:
+            return DOMAIN_COLUMNS + (QA_DOMAIN_COLUMNS if self.with_qa else ())
+        return CANDIDATE_COLUMNS + (QA_CANDIDATE_COLUMNS if self.with_qa else ())
 
 
 def export_file_name(batch: str, export_format: ExportFormat, now: datetime | None = None) -> str:
@@ -103,41 +90,103 @@ def export_file_name(batch: str, export_format: ExportFormat, now: datetime | No
     return f"gleif-export_{safe_batch or 'batch'}_{stamp}.{export_format.value}"
 
 
-def export_query(dialect_name: str, batch: str, options: ExportOptions) -> Select[Any]:
-    """The SELECT that yields the export's rows in order, filters and formula guard applied."""
+def export_query(
+    dialect_name: str, batch: str, options: ExportOptions, *, limit: int | None = None
+) -> Select[Any]:
+    """The SELECT that yields the export's rows in order, filters and formula guard applied.
+
+    With `limit`, the first rows only: they come from the first `limit` domains that pass the
+    filters, so only those domains' candidates are read, and a page costs the same in a
+    batch of any size.
+    """
     d = Domain.__table__.alias("d")
-    lists = candidate_lists(dialect_name, batch)
+    page = None if limit is None else _first_domain_ids(batch, options.filters, limit)
+    lists = candidate_lists(dialect_name, batch, domain_ids=page)
     count = func.coalesce(lists.c.candidate_count, 0)
-    where = [d.c.batch_id == batch, *options.filters.conditions(d, count)]
+    if page is None:
+        where = [d.c.batch_id == batch, *options.filters.conditions(d, count)]
+    else:
+        where = [d.c.batch_id == batch, d.c.id.in_(page)]
     text = _guard if options.guards_formulas else _raw
     if options.layout is ExportLayout.DOMAIN:
-        return (
+        qa_columns = []
+        if options.with_qa:
+            qa_columns = [
+                status_expression(d).label("qa_status"),
+                func.coalesce(accepted_expression(d, QaDecision.lei_code), "").label(
+                    "accepted_lei"
+                ),
+                text(func.coalesce(accepted_expression(d, QaDecision.legal_name), "")).label(
+                    "accepted_legal_name"
+                ),
+                domain_flag_list(d).label("flags"),
+            ]
+        query = (
             select(
                 text(d.c.domain).label("domain"),
                 count.label("gleif_candidate_count"),
                 text(func.coalesce(lists.c.lei_codes, "")).label("all_lei_codes"),
                 text(func.coalesce(lists.c.legal_names, "")).label("all_legal_names"),
+                *qa_columns,
             )
             .select_from(d.outerjoin(lists, lists.c.domain_id == d.c.id))
             .where(*where)
             .order_by(d.c.id)
         )
-    selected = select(d.c.id, d.c.domain).where(*where)
-    if options.filters.uses_counts:
+        return query if limit is None else query.limit(limit)
+    selected = select(d.c.id, d.c.domain, d.c.batch_id).where(*where)
+    if options.filters.uses_counts and page is None:
         selected = selected.select_from(d.outerjoin(lists, lists.c.domain_id == d.c.id))
     chosen = selected.subquery("chosen")
     c = GleifCandidate.__table__.alias("c")
+    r = LeiRecord.__table__.alias("r")
+    joined = chosen.outerjoin(c, c.c.domain_id == chosen.c.id)
+    qa_columns = []
+    if options.with_qa:
+        joined = joined.outerjoin(r, r.c.lei == c.c.lei_code)
+        # A domain without candidates has a row of empty candidate fields: no flags either.
+        no_candidate = c.c.id.is_(None)
+        qa_columns = [
+            case((no_candidate, ""), else_=flag_list(candidate_conditions(c, chosen, r))).label(
+                "flags"
+            ),
+            c.c.name_score,
+            case((no_candidate, ""), else_=candidate_decision_expression(chosen, c)).label(
+                "decision"
+            ),
+        ]
     # A domain without candidates still gets a row, so the file re-imports losslessly.
-    return (
+    query = (
         select(
             text(chosen.c.domain).label("domain"),
             text(c.c.lei_code).label("lei_code"),
             text(c.c.legal_name).label("legal_name"),
             c.c.match_score,
             text(c.c.match_method).label("match_method"),
+            *qa_columns,
         )
-        .select_from(chosen.outerjoin(c, c.c.domain_id == chosen.c.id))
+        .select_from(joined)
         .order_by(chosen.c.id, c.c.id)
+    )
+    return query if limit is None else query.limit(limit)
+
+
+def _first_domain_ids(batch: str, filters: DomainFilter, limit: int) -> Select[Any]:
+    """Ids of the first `limit` domains of the batch that pass the filters, in id order."""
+    p = Domain.__table__.alias("p")
+    c = GleifCandidate.__table__.alias("pc")
+    # Per domain, a count that the (domain_id, id) index answers: the page is found by
+    # walking the batch in id order, never by counting every domain's candidates first.
+    count = (
+        select(func.count()).where(c.c.domain_id == p.c.id).correlate(p).scalar_subquery()
+        if filters.uses_counts
+        else None
+    )
+    return (
+        select(p.c.id)
+        .where(p.c.batch_id == batch, *filters.conditions(p, count))
+        .order_by(p.c.id)
+        .limit(limit)
     )
 
 
@@ -159,19 +208,42 @@ def write_export(
     require_batch(engine, batch)
     progress = progress or (lambda _rows: None)
     query = export_query(engine.dialect.name, batch, options)
+    domain_csv = options.format is ExportFormat.CSV and options.layout is ExportLayout.DOMAIN
+    if domain_csv and not is_sqlite(engine):
+        return _copy_csv(engine, query, out, progress)
+    # The writers pull in pyarrow and xlsxwriter (~60 MB, ~0.4 s): only the exports that
+    # need them pay for them, not the PostgreSQL CSV export above.
+    from gleif_data.export_writers import (
+        ExportLimitError,
+        write_csv,
+        write_json,
+        write_parquet,
+        write_xlsx,
+    )
+
     try:
         if options.format is ExportFormat.CSV:
-            if options.layout is ExportLayout.DOMAIN and not is_sqlite(engine):
-                return _copy_csv(engine, query, out, progress)
             return write_csv(out, options.columns, _chunks(engine, query), progress)
         if options.format is ExportFormat.XLSX:
             return write_xlsx(out, options.columns, _chunks(engine, query), progress)
         if options.format is ExportFormat.PARQUET:
-            schema = _SCHEMAS[options.layout]
+            schema = parquet_schema(options)
             return write_parquet(out, options.columns, _chunks(engine, query), progress, schema)
         return write_json(out, options.columns, _chunks(engine, query), progress)
     except ExportLimitError as exc:
         raise GleifDataError(str(exc)) from None
+
+
+def parquet_schema(options: ExportOptions) -> pa.Schema:
+    """The Arrow schema of a Parquet export: counts and scores are numbers, the rest text."""
+    import pyarrow as pa
+
+    types = {
+        "gleif_candidate_count": pa.int64(),
+        "match_score": pa.float64(),
+        "name_score": pa.int64(),
+    }
+    return pa.schema([(name, types.get(name, pa.string())) for name in options.columns])
 
 
 def _chunks(engine: Engine, query: Select[Any]) -> Iterator[Sequence[Any]]:
@@ -218,7 +290,7 @@ def preview_rows(
     engine: Engine, batch: str, options: ExportOptions, limit: int = 50
 ) -> list[tuple[Any, ...]]:
     """The first rows of the export, for a preview in the dashboard."""
-    query = export_query(engine.dialect.name, batch, options).limit(limit)
+    query = export_query(engine.dialect.name, batch, options, limit=limit)
     with engine.connect() as connection:
         return [tuple(row) for row in connection.execute(query)]
 

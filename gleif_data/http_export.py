@@ -35,6 +35,7 @@ KNOWN_PARAMS = {
     "format",
     "layout",
     "formula_guard",
+    "qa",
     "token",
     *TEXT_PARAMS,
     *COUNT_PARAMS,
@@ -63,6 +64,9 @@ def export_options_from_params(params: Mapping[str, str]) -> ExportOptions:
     guard = params.get("formula_guard", "true").lower()
     if guard not in ("true", "false"):
         raise BadParameter("formula_guard must be true or false")
+    with_qa = params.get("qa", "false").lower()
+    if with_qa not in ("true", "false"):
+        raise BadParameter("qa must be true or false")
     counts: dict[str, int | None] = {}
     for name in COUNT_PARAMS:
         raw = params.get(name, "").strip()
@@ -80,7 +84,11 @@ def export_options_from_params(params: Mapping[str, str]) -> ExportOptions:
     except ValueError as exc:
         raise BadParameter(str(exc)) from None
     return ExportOptions(
-        format=export_format, layout=layout, filters=filters, formula_guard=guard == "true"
+        format=export_format,
+        layout=layout,
+        filters=filters,
+        formula_guard=guard == "true",
+        with_qa=with_qa == "true",
     )
 
 
@@ -90,6 +98,8 @@ def export_params(options: ExportOptions) -> dict[str, str]:
     params.update({name: str(value) for name, value in options.filters.active().items()})
     if not options.formula_guard:
         params["formula_guard"] = "false"
+    if options.with_qa:
+        params["qa"] = "true"
     return params
 
 

@@ -78,7 +78,11 @@ def name_words(legal_name: str) -> list[str]:
 
 def name_score(domain: str, legal_name: str) -> int:
     """0-100 similarity between the domain's registrable label and the legal name."""
-    label = registrable_label(domain)
+    return label_score(registrable_label(domain), legal_name)
+
+
+def label_score(label: str, legal_name: str) -> int:
+    """name_score for a label already taken from its domain (an import scores many rows)."""
     texts = name_texts(legal_name)
     if not label or not texts:
         return 0

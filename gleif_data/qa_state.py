@@ -63,26 +63,34 @@ def accepted_expression(d: Any, column: Any) -> ColumnElement[str | None]:
 
 
 def candidate_decision_expression(d: Any, c: Any) -> ColumnElement[str]:
-    """'accepted', 'rejected' or '' for candidate `c` of domain `d`."""
+    """'accepted', 'rejected' or '' for candidate `c` of domain `d`.
+
+    Accepted: the domain's current decision accepts it. Rejected: it was rejected since the
+    domain's last reset (and is not the accepted one).
+    """
     accepted_lei = accepted_expression(d, QaDecision.lei_code)
+    reset = QaDecision.__table__.alias("last_reset")
+    reject = QaDecision.__table__.alias("reject")
     last_reset = (
-        select(func.coalesce(func.max(QaDecision.id), 0))
+        select(func.coalesce(func.max(reset.c.id), 0))
         .where(
-            QaDecision.batch_id == d.c.batch_id,
-            QaDecision.domain == d.c.domain,
-            QaDecision.action.in_((Action.RESET.value, Action.ACCEPT.value)),
+            reset.c.batch_id == d.c.batch_id,
+            reset.c.domain == d.c.domain,
+            reset.c.action == Action.RESET.value,
         )
+        .correlate_except(reset)
         .scalar_subquery()
     )
     rejected = (
         select(func.count())
         .where(
-            QaDecision.batch_id == d.c.batch_id,
-            QaDecision.domain == d.c.domain,
-            QaDecision.action == Action.REJECT.value,
-            QaDecision.lei_code == c.c.lei_code,
-            QaDecision.id > last_reset,
+            reject.c.batch_id == d.c.batch_id,
+            reject.c.domain == d.c.domain,
+            reject.c.action == Action.REJECT.value,
+            reject.c.lei_code == c.c.lei_code,
+            reject.c.id > last_reset,
         )
+        .correlate_except(reject)
         .scalar_subquery()
     )
     return case(

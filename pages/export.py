@@ -48,18 +48,25 @@ whole = (
     == "whole batch"
 )
 
+with_qa = st.checkbox(
+    "Add QA columns",
+    key="qa",
+    bind="query-params",
+    help="After the usual columns: QA status, accepted LEI and legal name, and flags "
+    "(per domain); or flags, name score and decision (per candidate).",
+)
 options = ExportOptions(
-    format=export_format, layout=layout, filters=DomainFilter() if whole else filters
+    format=export_format,
+    layout=layout,
+    filters=DomainFilter() if whole else filters,
+    with_qa=with_qa,
 )
 with st.spinner("Counting rows..."):
     rows = guarded(lambda: count_export_rows(engine, summary.batch, options))
 
 scope = "the whole batch" if whole or not filters.active() else describe_filters(filters)
 st.markdown(f"**{rows:,} rows** ({scope}).")
-if layout is ExportLayout.DOMAIN:
-    st.caption("Columns: domain, gleif_candidate_count, all_lei_codes, all_legal_names.")
-else:
-    st.caption("Columns: domain, lei_code, legal_name, match_score, match_method.")
+st.caption(f"Columns: {', '.join(options.columns)}.")
 if export_format in (ExportFormat.CSV, ExportFormat.XLSX):
     st.caption("Cells that a spreadsheet would run as formulas start with an apostrophe.")
 

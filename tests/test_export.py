@@ -18,6 +18,8 @@ from gleif_data.export import (
     count_export_rows,
     export_bytes,
     export_file_name,
+    export_query,
+    preview_rows,
 )
 from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
@@ -268,3 +270,31 @@ def test_the_file_name_carries_batch_and_time():
         export_file_name("Q4 batch/1", ExportFormat.XLSX, stamp)
         == "gleif-export_Q4_batch_1_20261126-0905.xlsx"
     )
+
+
+@pytest.mark.parametrize("layout", list(ExportLayout))
+@pytest.mark.parametrize(
+    "filters",
+    [
+        DomainFilter(),
+        DomainFilter(domain_contains="7"),
+        DomainFilter(name_contains="zeta"),
+        DomainFilter(min_candidates=2),
+        DomainFilter(max_candidates=0),
+        DomainFilter(min_candidates=1, max_candidates=1, domain_contains="1"),
+    ],
+)
+def test_a_preview_is_the_first_rows_of_the_export(engine, tmp_path, layout, filters):
+    rows = []
+    for index in range(40):
+        chosen = [(ACME, "Acme; Inc"), (ZETA, "Zeta GmbH"), (ACME, "=Acme")][: index % 4]
+        rows += [[f"d{index}.com", code, name, "0.5", "exact"] for code, name in chosen] or [
+            [f"d{index}.com", "", "", "", ""]
+        ]
+    import_batch(engine, write_csv(tmp_path / "other.csv", rows[:30]), "b0")
+    import_batch(engine, write_csv(tmp_path / "p.csv", rows), "b1")
+    options = ExportOptions(layout=layout, filters=filters)
+    with engine.connect() as connection:
+        everything = connection.execute(export_query(engine.dialect.name, "b1", options)).all()
+    assert everything
+    assert preview_rows(engine, "b1", options, limit=7) == [tuple(row) for row in everything[:7]]

@@ -1,12 +1,16 @@
 import gzip
+import random
+import string
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from gleif_data.domains import normalise_domain
 from gleif_data.errors import GleifDataError, InputError
-from gleif_data.import_batch import import_batch
-from tests.support import write_csv
+from gleif_data.import_batch import _check_digits_pass, _normalised_domain, import_batch
+from gleif_data.lei import has_valid_check_digits
+from tests.support import sample_records, write_csv
 
 ACME = "5493001KJTIIGC8Y1R12"
 ZETA = "0292001130A2Q5CDA023"
@@ -223,3 +227,46 @@ def test_an_unknown_mapping_target_is_refused(engine, tmp_path):
     path = write_csv(tmp_path / "b.csv", [["acme.com", ACME, "ACME", "", ""]])
     with pytest.raises(GleifDataError, match="unknown target"):
         import_batch(engine, path, "b1", column_map={"website": "domain"})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "acme.com",
+        "www.acme.co.uk",
+        "a-b.c-d.io",
+        "x1.com",
+        "1.2.3.4",
+        "acme.123",
+        "acme.com.",
+        "-acme.com",
+        "acme-.com",
+        "Acme.com",
+        "acme..com",
+        "acme",
+        "a" * 64 + ".com",
+        "a" * 63 + ".com",
+        ".".join(["abcdefghi"] * 26),
+        "acme_x.com",
+        " acme.com",
+    ],
+)
+def test_the_import_shortcut_for_plain_domains_agrees_with_normalise_domain(raw):
+    try:
+        expected = normalise_domain(raw)
+    except ValueError:
+        with pytest.raises(ValueError, match="domain"):
+            _normalised_domain(raw)
+    else:
+        assert _normalised_domain(raw) == expected
+
+
+def test_the_import_check_digit_test_agrees_with_the_lei_module():
+    codes = [record["LEI"] for record in sample_records()]
+    rng = random.Random(3)
+    codes += [
+        "".join(rng.choices(string.digits + string.ascii_uppercase, k=20)) for _ in range(500)
+    ]
+    assert [_check_digits_pass(code) for code in codes] == [
+        has_valid_check_digits(code) for code in codes
+    ]

@@ -60,3 +60,31 @@ def test_the_score_is_deterministic_and_bounded():
     scores = {name_score("first-national.zm", "FIRST NATIONAL BANK OF NAMIBIA") for _ in range(5)}
     assert len(scores) == 1
     assert 0 <= scores.pop() <= 100
+
+
+def test_imports_store_each_candidates_score_and_filters_use_the_best(engine, tmp_path):
+    from sqlalchemy import text
+
+    from gleif_data.explore import count_domains
+    from gleif_data.filters import DomainFilter
+    from gleif_data.import_batch import import_batch
+    from tests.support import write_csv
+
+    rows = [
+        ["volex.com", "213800HBLQNH5FXXGE63", "VOLEX PLC", "", ""],
+        ["volex.com", "0292001130A2Q5CDA023", "GTI SECURITIES LIMTED", "", ""],
+        ["other.com", "0292001130A2Q5CDA023", "GTI SECURITIES LIMTED", "", ""],
+        ["none.com", "", "", "", ""],
+    ]
+    import_batch(engine, write_csv(tmp_path / "b.csv", rows), "b1")
+    with engine.connect() as connection:
+        stored = connection.execute(
+            text("SELECT legal_name, name_score FROM gleif_candidates ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in stored] == [
+        ("VOLEX PLC", 100),
+        ("GTI SECURITIES LIMTED", name_score("volex.com", "GTI SECURITIES LIMTED")),
+        ("GTI SECURITIES LIMTED", name_score("other.com", "GTI SECURITIES LIMTED")),
+    ]
+    assert count_domains(engine, "b1", DomainFilter(min_name_score=90)) == 1
+    assert count_domains(engine, "b1", DomainFilter(max_name_score=50)) == 1
