@@ -10,7 +10,7 @@ from gleif_data.config import export_link_secret, login_configured
 from gleif_data.db import make_engine
 from gleif_data.export_links import LinkSigner
 from gleif_data.http_export import export_routes
-from pages.ui import carry_view_to
+from pages.ui import carry_view_to, require_sign_in
 
 
 @functools.cache
@@ -47,5 +47,6 @@ if __name__ == "__main__":  # Streamlit runs this file as the page script of eve
         st.Page("pages/export.py", title="Export", icon=":material/download:"),
     ]
     current = st.navigation(pages)
+    require_sign_in()
     carry_view_to(current.url_path)
     current.run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import logging
 import os
 import sys
 import tempfile
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+import psycopg
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from tqdm import tqdm
@@ -37,6 +39,10 @@ from gleif_data.queries import list_batches, require_batch
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     args = build_parser().parse_args(argv)
+    # A connection lost mid-COPY makes the pool log a traceback on reset; the one-line
+    # message below says all the analyst needs.
+    logging.getLogger("sqlalchemy.pool").addHandler(logging.NullHandler())
+    logging.getLogger("sqlalchemy.pool").propagate = False
     engine: Engine | None = None
     try:
         engine = make_engine()
@@ -45,6 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except DBAPIError as exc:
         return _fail(_database_problem(engine, exc))
+    except psycopg.Error as exc:  # the COPY paths use the driver's cursor and raise its errors
+        where = describe_url(engine.url) if engine is not None else "the database"
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        verb = "cannot reach" if isinstance(exc, psycopg.OperationalError) else "database error on"
+        return _fail(f"{verb} {where}: {reason}")
     except SQLAlchemyError as exc:
         return _fail(f"database error: {type(exc).__name__}")
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import pyarrow as pa
@@ -57,6 +58,9 @@ def write_xlsx(out: BinaryIO, header: Sequence[str], chunks: Rows, progress: Pro
     workbook = xlsxwriter.Workbook(
         out, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
     )
+    # A fixed creation date: the same export then gives the same bytes from the CLI, the
+    # route and the page (xlsxwriter already fixes the zip members' timestamps).
+    workbook.set_properties({"created": datetime(2000, 1, 1, tzinfo=UTC)})
     sheet = workbook.add_worksheet("export")
     bold = workbook.add_format({"bold": True})
     sheet.freeze_panes(1, 0)

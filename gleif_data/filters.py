@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, exists, false, func, select
 from sqlalchemy.sql import FromClause
 
 from gleif_data.db import contains_text
@@ -81,6 +81,9 @@ class DomainFilter:
     ) -> list[ColumnElement[bool]]:
         """SQL conditions on a `domains` row; count filters need the domain's candidate count."""
         where: list[ColumnElement[bool]] = []
+        texts = (self.domain_contains, self.lei_contains, self.name_contains)
+        if any(text is not None and "\x00" in text for text in texts):
+            return [false()]  # no stored text holds NUL (PostgreSQL refuses it outright)
         if self.domain_contains is not None:
             where.append(contains_text(domains.c.domain, self.domain_contains))
         if self.lei_contains is not None:

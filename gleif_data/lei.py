@@ -9,9 +9,13 @@ LEI_FORMAT = re.compile(r"[0-9A-Z]{20}")
 
 def normalise_lei(raw: str) -> str:
     """Trim and upper-case an LEI as typed; raise ValueError unless it is 20 letters and digits."""
-    code = raw.strip().upper()
+    text = raw.strip()
+    # Checked before upper-casing: 'ß'.upper() is 'SS' and 'ı'.upper() is 'I'.
+    if not text.isascii():
+        raise ValueError(f"LEI {text!r} is not 20 letters and digits")
+    code = text.upper()
     if not LEI_FORMAT.fullmatch(code):
-        raise ValueError(f"LEI {raw.strip()!r} is not 20 letters and digits")
+        raise ValueError(f"LEI {text!r} is not 20 letters and digits")
     return code
 
 

@@ -7,9 +7,9 @@ from typing import TypeVar
 
 import streamlit as st
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from gleif_data.config import ConfigError, describe_url, resolve_database_url
+from gleif_data.config import ConfigError, describe_url, login_configured, resolve_database_url
 from gleif_data.db import make_engine
 from gleif_data.explore import count_domains
 from gleif_data.filters import DomainFilter
@@ -24,6 +24,12 @@ from gleif_data.overview import (
 )
 from gleif_data.qa_state import QaStatus
 from gleif_data.queries import BatchSummary, data_version, list_batches, ping
+from gleif_data.statement_timeout import (
+    is_statement_timeout,
+    statement_timeout_seconds,
+    timeout_engine_options,
+    timeout_message,
+)
 
 T = TypeVar("T")
 RETRY_SECONDS = 5
@@ -54,8 +60,9 @@ _VIEW, _PAGE = "_view", "_page"
 
 @st.cache_resource
 def engine() -> Engine:
-    """One engine (and connection pool) per server process."""
-    return make_engine()
+    """One engine (and connection pool) per server process; queries have a time limit."""
+    url = resolve_database_url()
+    return make_engine(url, **timeout_engine_options(url, statement_timeout_seconds()))
 
 
 @st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
@@ -93,8 +100,18 @@ def version() -> tuple[object, ...]:
     return guarded(lambda: data_version(engine()))
 
 
+def require_sign_in() -> None:
+    """With sign-in configured, stop every page for a visitor who has not signed in."""
+    if login_configured() and not st.user.is_logged_in:
+        st.title("GLEIF matches")
+        st.info("Sign in to see the batches and their matches.", icon=":material/lock:")
+        st.button("Sign in", icon=":material/login:", on_click=st.login, type="primary")
+        st.stop()
+
+
 def database_or_stop() -> Engine:
     """The engine, or an error panel and the end of the page when the database can't be used."""
+    require_sign_in()  # again here: a page must never rely on app.py having run first
     try:
         current = engine()
         if not is_up_to_date(current):
@@ -106,9 +123,8 @@ def database_or_stop() -> Engine:
     except ConfigError as exc:
         st.error(f"The database configuration is not usable: {exc}", icon=":material/error:")
         st.stop()
-    except DBAPIError:
-        show_database_error()
-        st.stop()
+    except DBAPIError as exc:
+        _stop_on(exc)
     return current
 
 
@@ -116,10 +132,23 @@ def guarded(call: Callable[[], T]) -> T:
     """Run a data call; if the database fails, show the error panel and stop the page."""
     try:
         return call()
-    except DBAPIError:
+    except DBAPIError as exc:
+        _stop_on(exc)
+        raise  # _stop_on() raises; this line only informs type checkers
+
+
+def _stop_on(exc: DBAPIError) -> None:
+    """The right panel for a database error, then the end of the page."""
+    if is_statement_timeout(exc):
+        st.warning(timeout_message(statement_timeout_seconds()), icon=":material/hourglass_empty:")
+    elif isinstance(exc, OperationalError) or exc.connection_invalidated:
         show_database_error()
-        st.stop()
-        raise  # st.stop() raises; this line only informs type checkers
+    else:
+        # Permissions, a schema that differs from ours, ...: the driver's first line says
+        # which; it names tables and columns, never the connection's secrets.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        st.error(f"The database refused the query: {reason}", icon=":material/error:")
+    st.stop()
 
 
 def show_database_error() -> None:

@@ -1,0 +1,32 @@
+"""Least-privilege database roles: the GRANT statements the README gives, in one place."""
+
+from __future__ import annotations
+
+# Browsing and exporting read these tables; `alembic_version` tells the dashboard whether
+# the schema is up to date, `qa_decisions` holds each domain's review state.
+READ_TABLES = ("domains", "gleif_candidates", "lei_records", "qa_decisions", "alembic_version")
+
+
+def reader_grants(role: str, database: str) -> list[str]:
+    """GRANT statements that let `role` browse and export, and nothing else."""
+    _check_identifiers(role, database)
+    return [
+        f"GRANT CONNECT ON DATABASE {database} TO {role}",
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT ON {', '.join(READ_TABLES)} TO {role}",
+    ]
+
+
+def reviewer_grants(role: str, database: str) -> list[str]:
+    """A reader's grants plus recording decisions: INSERT on qa_decisions only."""
+    return [
+        *reader_grants(role, database),
+        f"GRANT INSERT ON qa_decisions TO {role}",
+        f"GRANT USAGE ON SEQUENCE qa_decisions_id_seq TO {role}",
+    ]
+
+
+def _check_identifiers(*names: str) -> None:
+    for name in names:
+        if not name.isascii() or not name.replace("_", "").isalnum():
+            raise ValueError(f"{name!r} is not a plain SQL identifier")

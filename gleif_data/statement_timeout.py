@@ -1,0 +1,59 @@
+"""A time limit on the dashboard's queries, so that a slow query ends with a message, not a hang."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from gleif_data.config import ConfigError
+
+ENVIRONMENT_VARIABLE = "GLEIF_STATEMENT_TIMEOUT"
+DEFAULT_SECONDS = 30.0
+
+
+def statement_timeout_seconds(environ: Mapping[str, str] | None = None) -> float | None:
+    """GLEIF_STATEMENT_TIMEOUT in seconds (default 30); 0 means no limit."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(ENVIRONMENT_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{ENVIRONMENT_VARIABLE} must be a number of seconds, not {raw!r}"
+        ) from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(f"{ENVIRONMENT_VARIABLE} must be 0 (no limit) or more, not {raw!r}")
+    return seconds or None
+
+
+def timeout_engine_options(url: URL, seconds: float | None) -> dict[str, Any]:
+    """Keyword arguments for `make_engine` that stop any statement after `seconds` (PostgreSQL).
+
+    SQLite, the embedded single-user database, has no server-side limit: nothing is added.
+    """
+    if seconds is None or url.get_backend_name() != "postgresql":
+        return {}
+    milliseconds = max(1, round(seconds * 1000))
+    return {"connect_args": {"options": f"-c statement_timeout={milliseconds}"}}
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """Whether a database error is a statement that the time limit cancelled."""
+    from psycopg import errors  # only PostgreSQL raises it; psycopg is always installed
+
+    return isinstance(getattr(exc, "orig", exc), errors.QueryCanceled)
+
+
+def timeout_message(seconds: float | None) -> str:
+    """What the analyst reads when a query ran out of time."""
+    limit = f"{seconds:g} s" if seconds else "its time limit"
+    return (
+        f"The database took longer than {limit} to answer, so the query was stopped. "
+        "Narrow the filters, or try again when the database is less busy."
+    )

@@ -1,0 +1,42 @@
+"""A database's whole content as one comparable value: every table's rows and every sequence."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, inspect, text
+
+
+def database_fingerprint(engine: Engine) -> dict[str, Any]:
+    """Every row of every table (in primary-key order), PostgreSQL sequence positions, and on
+    SQLite a hash of the database file after a checkpoint: equal fingerprints mean that
+    nothing was written."""
+    tables = sorted(inspect(engine).get_table_names())
+    found: dict[str, Any] = {}
+    with engine.connect() as connection:
+        for table in tables:
+            quoted = engine.dialect.identifier_preparer.quote(table)
+            # Names come from the database's own catalogue, never from input.
+            found[table] = connection.execute(text(f"SELECT * FROM {quoted} ORDER BY 1")).all()
+        if engine.dialect.name == "postgresql":
+            found["sequences"] = connection.execute(
+                text(
+                    "SELECT sequencename, last_value FROM pg_sequences "
+                    "WHERE schemaname = 'public' ORDER BY 1"
+                )
+            ).all()
+    if engine.dialect.name == "sqlite":
+        found["file"] = _sqlite_file_hash(engine)
+    return found
+
+
+def _sqlite_file_hash(engine: Engine) -> str:
+    path = Path(engine.url.database or "")
+    # Committed pages may still sit in the write-ahead log: move them into the file first.
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return hashlib.sha256(path.read_bytes()).hexdigest()

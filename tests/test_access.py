@@ -1,0 +1,176 @@
+"""Access: a read-only database role is enough to browse and export; sign-in; XSRF."""
+
+import os
+import tomllib
+
+import pytest
+import streamlit as st
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
+from streamlit.testing.v1 import AppTest
+
+from gleif_data.access import reader_grants, reviewer_grants
+from gleif_data.config import PROJECT_DIR
+from gleif_data.db import make_engine
+from gleif_data.explore import count_domains, explore_page
+from gleif_data.export import ExportFormat, ExportOptions, export_bytes
+from gleif_data.filters import DomainFilter
+from gleif_data.import_batch import import_batch
+from gleif_data.migrate import is_up_to_date
+from gleif_data.queries import list_batches
+from tests.fingerprint import database_fingerprint
+from tests.support import write_csv
+
+ACME = "5493001KJTIIGC8Y1R12"
+
+
+def _role(engine, tmp_path, kind, grants):
+    """A login role with only the README's grants of one kind, on the test database."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("database roles are a PostgreSQL matter")
+    rows = [[f"site{i}.com", ACME, f"ACME {i}", "", ""] for i in range(30)]
+    import_batch(engine, write_csv(tmp_path / "in.csv", rows), "b1")
+    role = f"gleif_{kind}_{os.getpid()}"
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        connection.execute(text(f"CREATE ROLE {role} LOGIN"))
+        for statement in grants(role, engine.url.database):
+            connection.execute(text(statement))
+    reader_engine = make_engine(engine.url.set(username=role))
+    yield reader_engine
+    reader_engine.dispose()
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM qa_decisions"))
+        connection.execute(text(f"DROP OWNED BY {role}"))
+        connection.execute(text(f"DROP ROLE {role}"))
+
+
+@pytest.fixture
+def reader(engine, tmp_path):
+    yield from _role(engine, tmp_path, "reader", reader_grants)
+
+
+@pytest.fixture
+def reviewer(engine, tmp_path):
+    yield from _role(engine, tmp_path, "reviewer", reviewer_grants)
+
+
+DECISION = {
+    "batch_id": "b1",
+    "domain": "site1.com",
+    "action": "accept",
+    "lei_code": ACME,
+    "decided_by": "analyst@example.com",
+}
+
+
+def test_a_reviewer_role_records_decisions_and_can_change_nothing_else(reviewer, engine, tmp_path):
+    with reviewer.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO qa_decisions (batch_id, domain, action, lei_code, decided_by,"
+                " decided_at) VALUES (:batch_id, :domain, :action, :lei_code, :decided_by, now())"
+            ),
+            DECISION,
+        )
+    before = database_fingerprint(engine)
+    for statement in (
+        "UPDATE qa_decisions SET action = 'reject'",
+        "DELETE FROM qa_decisions",
+        "DELETE FROM gleif_candidates",
+        "UPDATE domains SET domain = 'x.com'",
+    ):
+        with pytest.raises(ProgrammingError, match="permission denied"), reviewer.begin() as c:
+            c.execute(text(statement))
+    assert database_fingerprint(engine) == before
+
+
+def test_a_reader_role_can_browse_and_export_everything(reader, engine):
+    assert is_up_to_date(reader)
+    assert [s.batch for s in list_batches(reader)] == ["b1"]
+    filters = DomainFilter(name_contains="acme 1")
+    assert count_domains(reader, "b1", filters) == 11
+    assert len(explore_page(reader, "b1", filters).rows) == 11
+    for export_format in ExportFormat:
+        options = ExportOptions(format=export_format)
+        assert export_bytes(reader, "b1", options) == export_bytes(engine, "b1", options)
+
+
+def test_a_reader_role_cannot_import(reader, engine, tmp_path):
+    before = database_fingerprint(engine)
+    path = write_csv(tmp_path / "new.csv", [["new.com", ACME, "New", "", ""]])
+    with pytest.raises(ProgrammingError, match="permission denied"):
+        import_batch(reader, path, "b2")
+    assert database_fingerprint(engine) == before
+
+
+def test_the_dashboard_runs_under_a_reader_role(reader, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", reader.url.render_as_string(hide_password=False))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
+    at.run()
+    for page in ("pages/explore.py", "pages/export.py"):
+        at.switch_page(page).run()
+        assert not at.exception
+        assert not at.error
+    assert at.markdown[0].value.startswith("**30 rows**")
+
+
+def test_reader_grants_refuse_names_that_are_not_plain_identifiers():
+    with pytest.raises(ValueError, match="plain SQL identifier"):
+        reader_grants("x; DROP TABLE domains", "gleif")
+
+
+def test_xsrf_protection_stays_on():
+    config = tomllib.loads((PROJECT_DIR / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["enableXsrfProtection"] is True
+
+
+AUTH = """
+[auth]
+redirect_uri = "http://localhost:8501/oauth2callback"
+cookie_secret = "test-cookie-secret"
+client_id = "gleif-dashboard"
+client_secret = "test-client-secret"
+server_metadata_url = "https://login.example.com/.well-known/openid-configuration"
+"""
+
+
+@pytest.fixture
+def signed_in_app(engine, tmp_path, monkeypatch):
+    import_batch(engine, write_csv(tmp_path / "in.csv", [["a.com", ACME, "A", "", ""]]), "b1")
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(AUTH, encoding="utf-8")
+    monkeypatch.setattr("gleif_data.config.SECRETS_FILE", secrets)
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+    def make(logged_in):
+        at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
+        at.secrets["auth"] = tomllib.loads(AUTH)["auth"]
+        at.user = {"is_logged_in": logged_in, "email": "analyst@example.com"}
+        return at
+
+    return make
+
+
+def test_a_signed_in_analyst_sees_the_pages(signed_in_app):
+    at = signed_in_app(True)
+    at.run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Domains"] == "1"
+
+
+@pytest.mark.parametrize("page", ["pages/overview.py", "pages/explore.py", "pages/export.py"])
+def test_with_sign_in_configured_no_page_shows_data_to_a_visitor(signed_in_app, page):
+    at = signed_in_app(False)
+    at.run()
+    if page != "pages/overview.py":
+        at.switch_page(page).run()
+    assert not at.exception
+    assert not at.metric
+    assert not at.dataframe
+    assert not at.selectbox
+    assert any("Sign in" in b.label for b in at.button)

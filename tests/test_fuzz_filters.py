@@ -1,0 +1,229 @@
+"""Every text filter, fuzzed: SQL metacharacters, LIKE wildcards, quotes, backslashes, Unicode.
+
+Through the library, the CLI, the HTTP route and the dashboard, a filter never raises and
+selects exactly the domains that a plain-Python substring test selects over the same rows.
+"""
+
+import csv
+import io
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from gleif_data.cli import main
+from gleif_data.explore import count_domains
+from gleif_data.export import ExportOptions, export_bytes
+from gleif_data.filters import DomainFilter
+from gleif_data.http_export import export_routes
+from gleif_data.import_batch import import_batch
+from tests.support import sample_records, write_csv
+
+# PostgreSQL's lower() maps one character to one (final sigma stays σ, İ becomes i);
+# Python's maps Σ to ς at the end of a word and İ to two characters. Those two letters are
+# left out here and pinned by the xfail tests below.
+DIVERGENT = set("Σσςİ")
+METACHARACTERS = [
+    *"%_'\"\\;-*/()[]^$.|?+{}#=@\t\r\n`~!&:,<> ",
+    "--",
+    "/*",
+    "*/",
+    "' OR '1'='1",
+    "'; DROP TABLE domains; --",
+    "\\%",
+    "\\_",
+    "%%",
+    "E'\\x41'",
+    "$$",
+]
+FUZZ = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def _names() -> list[str]:
+    names = [r["Entity.LegalName"] for r in sample_records()]
+    chosen = [n for n in names if not n.isascii() and not DIVERGENT & set(n)][:50]
+    chosen += [n for n in names if any(ch in n for ch in "%_'\"\\;&")][:15]
+    chosen += [
+        "100% Pure_Ltd",
+        "O'Brien \\ Co",
+        'Quote "Ltd"',
+        "a%b_c",
+        "=SUM(A1)",
+        "LIKE '%' ESCAPE '\\'",
+    ]
+    return chosen
+
+
+NAMES = _names()
+LEIS = ["5493001KJTIIGC8Y1R12", "0292001130A2Q5CDA023", "579100EKDEGDFEHDC086"]
+ALPHABET = sorted({ch for name in NAMES for ch in name} - DIVERGENT) + list("%_'\"\\")
+
+
+def _rows() -> list[list[str]]:
+    rows = []
+    for index, name in enumerate(NAMES):
+        domain = f"d{index}-{'x_y' if index % 3 == 0 else 'xy'}.com"
+        rows.append([domain, LEIS[index % 3], name, "", ""])
+        if index % 4 == 0:
+            rows.append([domain, LEIS[(index + 1) % 3], NAMES[-index - 1], "", ""])
+    rows.append(["no-candidates.org", "", "", "", ""])
+    return rows
+
+
+ROWS = _rows()
+
+
+def expected_domains(field: str, needle: str) -> list[str]:
+    """The plain-Python filter: case-insensitive substring, every character literal."""
+    if not needle.strip():
+        return list(dict.fromkeys(row[0] for row in ROWS))  # an empty box filters nothing
+    column = {"domain_contains": 0, "lei_contains": 1, "name_contains": 2}[field]
+    folded = needle.lower()
+    return list(dict.fromkeys(row[0] for row in ROWS if folded in row[column].lower()))
+
+
+needles = st.one_of(
+    st.sampled_from(METACHARACTERS),
+    st.lists(st.sampled_from(ALPHABET + METACHARACTERS), max_size=8).map("".join),
+    st.sampled_from(NAMES).flatmap(
+        lambda name: st.tuples(st.integers(0, len(name)), st.integers(1, 8), st.booleans()).map(
+            lambda t: _cut(name, *t)
+        )
+    ),
+)
+fields = st.sampled_from(["domain_contains", "lei_contains", "name_contains"])
+
+
+def _cut(name: str, start: int, length: int, upper: bool) -> str:
+    piece = name[start : start + length]
+    return piece.upper() if upper else piece.lower()
+
+
+def domains_of(csv_bytes: bytes) -> list[str]:
+    return [row[0] for row in list(csv.reader(io.StringIO(csv_bytes.decode())))[1:]]
+
+
+@pytest.fixture
+def batch(engine, tmp_path):
+    import_batch(engine, write_csv(tmp_path / "fuzz.csv", ROWS), "fuzz")
+    return engine
+
+
+def test_the_fuzz_data_has_hits_and_every_script(batch):
+    assert expected_domains("name_contains", "%") != []
+    assert expected_domains("name_contains", "'") != []
+    assert len({ch for name in NAMES for ch in name if not ch.isascii()}) > 100
+
+
+def test_library_text_filters_equal_a_python_filter(batch):
+    @FUZZ
+    @given(field=fields, needle=needles)
+    def check(field, needle):
+        filters = DomainFilter(**{field: needle})
+        exported = export_bytes(batch, "fuzz", ExportOptions(filters=filters, formula_guard=False))
+        expected = expected_domains(field, needle)
+        assert domains_of(exported) == expected
+        assert count_domains(batch, "fuzz", filters) == len(expected)
+
+    check()
+
+
+def test_cli_text_filters_equal_a_python_filter(batch, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", batch.url.render_as_string(hide_password=False))
+    out = tmp_path / "out.csv"
+
+    @settings(FUZZ, max_examples=15)
+    @given(field=fields, needle=needles)
+    def check(field, needle):
+        option = "--" + field.replace("_", "-")
+        code = main(["export", "--batch", "fuzz", "--out", str(out), f"{option}={needle}"])
+        assert code == 0, capsys.readouterr().err
+        assert domains_of(out.read_bytes()) == expected_domains(field, needle)
+
+    check()
+
+
+def test_route_text_filters_equal_a_python_filter(batch):
+    http = TestClient(Starlette(routes=export_routes(lambda: batch, lambda: None)))
+
+    @settings(FUZZ, max_examples=20)
+    @given(field=fields, needle=needles)
+    def check(field, needle):
+        response = http.get("/api/export/fuzz", params={field: needle, "formula_guard": "false"})
+        assert response.status_code == 200, response.text
+        assert domains_of(response.content) == expected_domains(field, needle)
+
+    check()
+
+
+def test_dashboard_text_filters_equal_a_python_filter(batch, monkeypatch):
+    import streamlit
+    from streamlit.testing.v1 import AppTest
+
+    from gleif_data.config import PROJECT_DIR
+
+    monkeypatch.setenv("DATABASE_URL", batch.url.render_as_string(hide_password=False))
+    streamlit.cache_resource.clear()
+    streamlit.cache_data.clear()
+    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/explore.py").run()
+    total = len(expected_domains("domain_contains", ""))
+
+    @settings(FUZZ, max_examples=8)
+    @given(field=fields, needle=needles.filter(str.strip))
+    def check(field, needle):
+        for other in ("domain_contains", "lei_contains", "name_contains"):
+            at.text_input(key=other).set_value(needle if other == field else "")
+        at.run()
+        assert not at.exception
+        expected = expected_domains(field, needle)
+        if expected:
+            caption = next(c.value for c in at.caption if "domains match" in c.value)
+            assert caption.startswith(f"{len(expected):,} of {total:,} domains match")
+            assert at.dataframe[0].value["domain"].tolist() == expected[:50]
+        else:
+            assert at.info[0].value.startswith("No domain of this batch matches the filters")
+
+    check()
+
+
+@pytest.mark.parametrize(
+    ("name", "typed", "fails_on"),
+    [("ΑΝΩΝΥΜΟΣ ΕΤΑΙΡΕΙΑ", "ανωνυμος", "postgresql"), ("TİCARET A.Ş.", "ticaret", "sqlite")],
+    ids=["greek final sigma", "turkish dotted capital i"],
+)
+def test_text_filters_fold_greek_and_turkish_letters_alike_on_both_databases(
+    engine, tmp_path, request, name, typed, fails_on
+):
+    if engine.dialect.name == fails_on:
+        request.applymarker(
+            pytest.mark.xfail(
+                reason="needs gleif_data/db.py to fold final sigma and dotted I alike on "
+                "PostgreSQL and SQLite",
+                strict=True,
+            )
+        )
+    rows = [["greek-or-turkish.com", LEIS[0], name, "", ""], ["other.com", LEIS[1], "X", "", ""]]
+    import_batch(engine, write_csv(tmp_path / "f.csv", rows), "b1")
+    assert count_domains(engine, "b1", DomainFilter(name_contains=typed)) == 1
+    assert count_domains(engine, "b1", DomainFilter(name_contains=typed.upper())) == 1
+
+
+@pytest.mark.parametrize("field", ["domain_contains", "lei_contains", "name_contains"])
+def test_a_nul_character_in_a_filter_matches_nothing_and_raises_nothing(batch, request, field):
+    # PostgreSQL text cannot hold NUL, so no stored value contains one; the driver refuses
+    # to send it as a parameter.
+    filters = DomainFilter(**{field: "a\x00"})
+    assert count_domains(batch, "fuzz", filters) == 0
+    http = TestClient(Starlette(routes=export_routes(lambda: batch, lambda: None)))
+    response = http.get("/api/export/fuzz", params={field: "a\x00"})
+    assert response.status_code == 200
+    assert domains_of(response.content) == []
