@@ -282,6 +282,10 @@ def _atomic_file(target: Path) -> Iterator[BinaryIO]:
     """Write beside the target and rename at the end: a failed export leaves no file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    # mkstemp makes the file private (0600); an export gets the usual mode for new files.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(partial, 0o666 & ~umask)
     try:
         with os.fdopen(handle, "wb") as out:
             yield out

@@ -154,3 +154,13 @@ def test_decisions_move_from_one_database_to_another_through_the_cli(batch, tmp_
     assert "1 decisions imported, 0 already there" in imported.stderr.decode()
     assert [h.lei_code for h in domain_history(other, "b1", "site1.com")] == [ACME]
     other.dispose()
+
+
+def test_an_exported_file_gets_the_usual_mode_for_new_files(batch, tmp_path):
+    import os
+
+    out = tmp_path / "out.csv"
+    assert run(batch, "export", "--batch", "b1", "--out", str(out)).returncode == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -1,0 +1,236 @@
+"""The work of one measurement, run in a fresh child process so that its peak RSS is its own.
+
+`python benchmarks/tasks.py TASK ...` does the work and prints one JSON object on stdout.
+The reference tasks import psycopg only, so that their time and memory are the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+_BLOCK = 1 << 20
+
+
+def copy_out(dsn: str, sql_file: Path, out: Path) -> dict[str, Any]:
+    """The reference export: PostgreSQL's COPY of the aggregate query, bytes into a file."""
+    import psycopg
+
+    # The CLI's COPY options, so that the two files can be compared byte for byte.
+    options = "FORMAT csv, HEADER true, NULL '\\N'"
+    statement = f"COPY ({sql_file.read_text()}) TO STDOUT WITH ({options})"
+    size = 0
+    with (
+        psycopg.connect(dsn) as connection,
+        out.open("wb") as handle,
+        connection.cursor() as cursor,
+        cursor.copy(statement) as copy,
+    ):
+        for block in copy:
+            handle.write(block)
+            size += len(block)
+    return {"bytes": size}
+
+
+def copy_in(dsn: str, csv_file: Path, table: str, columns: list[str]) -> dict[str, Any]:
+    """The reference import: COPY FROM STDIN of the file into a fresh table of text columns."""
+    import psycopg
+    from psycopg import sql
+
+    names = sql.SQL(", ").join(sql.Identifier(name) for name in columns)
+    definition = sql.SQL(", ").join(
+        sql.SQL("{} text").format(sql.Identifier(name)) for name in columns
+    )
+    with psycopg.connect(dsn) as connection:
+        connection.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+        connection.execute(
+            sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table), definition)
+        )
+        statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
+            sql.Identifier(table), names
+        )
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(statement) as copy,
+            csv_file.open("rb") as handle,
+        ):
+            while block := handle.read(_BLOCK):
+                copy.write(block)
+        rows = connection.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+        ).fetchone()
+    return {"rows": rows[0] if rows else None}
+
+
+def orm_export(url: str, batch: str, out: Path) -> dict[str, Any]:
+    """The first proposed approach: ORM objects with joinedload, strings joined in Python."""
+    from benchmarks.orm_approach import export_with_orm
+    from gleif_data.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        return {"rows": export_with_orm(engine, batch, out)}
+    finally:
+        engine.dispose()
+
+
+def dashboard(url: str, batch: str, repeat: int, later_batch: str | None) -> dict[str, Any]:
+    """The dashboard's questions, each timed `repeat` times on a warm engine (median)."""
+    from sqlalchemy import func, select
+
+    from gleif_data.db import make_engine
+    from gleif_data.export import ExportOptions, count_export_rows, preview_rows
+    from gleif_data.filters import DomainFilter
+    from gleif_data.models import Domain, GleifCandidate
+    from gleif_data.queries import list_batches
+
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        low, high = connection.execute(
+            select(func.min(Domain.id), func.max(Domain.id)).where(Domain.batch_id == batch)
+        ).one()
+        middle = low + (high - low) // 2
+        some_domain = connection.execute(
+            select(Domain.domain).where(Domain.id == middle)
+        ).scalar_one()
+
+    def opts(**filters: Any) -> ExportOptions:
+        return ExportOptions(filters=DomainFilter(**filters))
+
+    def single_domain() -> Any:
+        query = select(GleifCandidate).where(GleifCandidate.domain_id == middle)
+        with engine.connect() as connection:
+            return connection.execute(query.order_by(GleifCandidate.id)).all()
+
+    def split() -> Any:
+        return [
+            count_export_rows(engine, batch, opts(max_candidates=0)),
+            count_export_rows(engine, batch, opts(min_candidates=1, max_candidates=1)),
+            count_export_rows(engine, batch, opts(min_candidates=2)),
+        ]
+
+    queries: dict[str, Callable[[], Any]] = {
+        "overview: list_batches (domain and candidate counts)": lambda: list_batches(engine),
+        "overview: domains with 0 / 1 / >1 candidates (3 x count_export_rows)": split,
+        "preview_rows, first 50, no filter": lambda: preview_rows(engine, batch, opts()),
+        "preview_rows, domain contains 'bank'": lambda: preview_rows(
+            engine, batch, opts(domain_contains="bank")
+        ),
+        "preview_rows, count filter (≥ 3 candidates)": lambda: preview_rows(
+            engine, batch, opts(min_candidates=3)
+        ),
+        "preview_rows, name filter ('holdings')": lambda: preview_rows(
+            engine, batch, opts(name_contains="holdings")
+        ),
+        "count_export_rows, no filter": lambda: count_export_rows(engine, batch, opts()),
+        "count_export_rows, name filter ('holdings')": lambda: count_export_rows(
+            engine, batch, opts(name_contains="holdings")
+        ),
+        "a single domain's candidates (by domain id)": single_domain,
+    }
+    if later_batch:
+        # A batch imported after others sits at high ids: a plan that walks the candidates
+        # from the lowest domain id pays for every older batch before its first row.
+        queries[f"preview_rows, first 50, no filter, later batch ({later_batch})"] = lambda: (
+            preview_rows(engine, later_batch, opts())
+        )
+        queries[f"preview_rows, first 50, domain contains 'bank', later batch ({later_batch})"] = (
+            lambda: preview_rows(engine, later_batch, opts(domain_contains="bank"))
+        )
+    queries.update(_optional_queries(engine, batch, middle, high, some_domain))
+    timings = {}
+    for label, run in queries.items():
+        seconds = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            run()
+            seconds.append(time.perf_counter() - start)
+        timings[label] = {"median": statistics.median(seconds), "max": max(seconds)}
+    engine.dispose()
+    return {"timings": timings}
+
+
+def _optional_queries(
+    engine: Any, batch: str, middle: int, high: int, some_domain: str
+) -> dict[str, Callable[[], Any]]:
+    """Queries of modules another engineer is building; skipped while they do not exist."""
+    from gleif_data.filters import DomainFilter
+
+    found: dict[str, Callable[[], Any]] = {}
+    try:
+        from gleif_data.overview import batch_overview
+    except ImportError:
+        pass
+    else:
+        found["overview.batch_overview (counts, histogram, statuses)"] = lambda: batch_overview(
+            engine, batch
+        )
+    try:
+        from gleif_data.domain_detail import find_domain
+    except ImportError:
+        pass
+    else:
+        found["domain_detail.find_domain (one domain with reference data)"] = lambda: find_domain(
+            engine, batch, some_domain
+        )
+    try:
+        from gleif_data.explore import Cursor, explore_page
+    except ImportError:
+        return found
+    deep = Cursor(None, middle + (high - middle) * 9 // 10)
+    found["explore_page, first page"] = lambda: explore_page(engine, batch, DomainFilter())
+    found["explore_page, deep page (keyset, ~95 % into the batch)"] = lambda: explore_page(
+        engine, batch, DomainFilter(), after=deep
+    )
+    found["explore_page, first page, name filter ('holdings')"] = lambda: explore_page(
+        engine, batch, DomainFilter(name_contains="holdings")
+    )
+    return found
+
+
+def main() -> int:
+    """Parse the task and its arguments, run it, print its JSON result with the time it took."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    tasks = parser.add_subparsers(dest="task", required=True)
+    out = tasks.add_parser("copy-out")
+    out.add_argument("dsn")
+    out.add_argument("sql_file", type=Path)
+    out.add_argument("out", type=Path)
+    into = tasks.add_parser("copy-in")
+    into.add_argument("dsn")
+    into.add_argument("csv_file", type=Path)
+    into.add_argument("table")
+    into.add_argument("columns", nargs="+")
+    orm = tasks.add_parser("orm-export")
+    orm.add_argument("url")
+    orm.add_argument("batch")
+    orm.add_argument("out", type=Path)
+    board = tasks.add_parser("dashboard")
+    board.add_argument("url")
+    board.add_argument("batch")
+    board.add_argument("--repeat", type=int, default=3)
+    board.add_argument("--later-batch")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    if args.task == "copy-out":
+        result = copy_out(args.dsn, args.sql_file, args.out)
+    elif args.task == "copy-in":
+        result = copy_in(args.dsn, args.csv_file, args.table, args.columns)
+    elif args.task == "orm-export":
+        result = orm_export(args.url, args.batch, args.out)
+    else:
+        result = dashboard(args.url, args.batch, args.repeat, args.later_batch)
+    result["seconds_in_child"] = time.perf_counter() - start
+    json.dump(result, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    raise SystemExit(main())
