@@ -19,8 +19,9 @@ from gleif_data.flags import any_flag
 from gleif_data.models import Domain, GleifCandidate, QaDecision
 from gleif_data.qa_state import STATUS_OF, Action, QaStatus, status_expression
 
-DECISION_COLUMNS = (
-    "batch",
+# The log's columns after the id; the CSV export names batch_id "batch".
+LOG_COLUMNS = (
+    "batch_id",
     "domain",
     "action",
     "lei_code",
@@ -29,6 +30,7 @@ DECISION_COLUMNS = (
     "decided_by",
     "decided_at",
 )
+DECISION_COLUMNS = ("batch", *LOG_COLUMNS[1:])
 
 
 @dataclass(frozen=True)
@@ -158,18 +160,8 @@ def bulk_accept(
         literal(who),
         literal(now, QaDecision.decided_at.type),
     ).order_by(chosen.c.domain)
-    columns = [
-        "batch_id",
-        "domain",
-        "action",
-        "lei_code",
-        "legal_name",
-        "note",
-        "decided_by",
-        "decided_at",
-    ]
     with write_transaction(engine) as connection:
-        added = insert(QaDecision).from_select(columns, rows).returning(QaDecision.id)
+        added = insert(QaDecision).from_select(LOG_COLUMNS, rows).returning(QaDecision.id)
         return len(connection.execute(added).all())
 
 
