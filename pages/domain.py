@@ -151,35 +151,21 @@ with st.container(border=True):
     st.text_input("Note (optional)", key="decision_note")
     disabled = not analyst()
     with st.container(horizontal=True):
-        st.button(
-            "Accept",
-            icon=":material/check_circle:",
-            type="primary",
-            disabled=disabled or not candidate,
-            on_click=decide,
-            args=(Action.ACCEPT, candidate),
-        )
-        st.button(
-            "Reject",
-            icon=":material/cancel:",
-            disabled=disabled or not candidate,
-            on_click=decide,
-            args=(Action.REJECT, candidate),
-        )
-        st.button(
-            "No match",
-            icon=":material/block:",
-            disabled=disabled,
-            on_click=decide,
-            args=(Action.NO_MATCH, None),
-        )
-        st.button(
-            "Reset",
-            icon=":material/undo:",
-            disabled=disabled,
-            on_click=decide,
-            args=(Action.RESET, None),
-        )
+        for label, icon, action in (
+            ("Accept", ":material/check_circle:", Action.ACCEPT),
+            ("Reject", ":material/cancel:", Action.REJECT),
+            ("No match", ":material/block:", Action.NO_MATCH),
+            ("Reset", ":material/undo:", Action.RESET),
+        ):
+            names_candidate = action in (Action.ACCEPT, Action.REJECT)
+            st.button(
+                label,
+                icon=icon,
+                type="primary" if action is Action.ACCEPT else "secondary",
+                disabled=disabled or (names_candidate and not candidate),
+                on_click=decide,
+                args=(action, candidate if names_candidate else None),
+            )
     if error := st.session_state.pop("decision_error", None):
         st.error(error, icon=":material/error:")
 
