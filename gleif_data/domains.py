@@ -9,10 +9,24 @@ from urllib.parse import urlsplit
 _LABEL = re.compile(r"[^\W_](?:[\w-]*[^\W_])?")
 _MAX_DOMAIN_LENGTH = 253
 _MAX_LABEL_LENGTH = 63
+# Already in normal form: lower-case ASCII labels of letters, digits and inner hyphens.
+_PLAIN_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_PLAIN_DOMAIN = re.compile(rf"(?:{_PLAIN_LABEL}\.)+{_PLAIN_LABEL}")
 
 
 def normalise_domain(raw: str) -> str:
     """Return the host of a domain or pasted URL, lower-cased; ValueError if it is no domain."""
+    # Most rows of an import are plain domains already: a regex settles them.
+    if (
+        len(raw) <= _MAX_DOMAIN_LENGTH
+        and _PLAIN_DOMAIN.fullmatch(raw)
+        and not raw[raw.rfind(".") + 1 :].isdigit()
+    ):
+        return raw
+    return _normalise_fully(raw)
+
+
+def _normalise_fully(raw: str) -> str:
     text = raw.strip()
     if not text:
         raise ValueError("the domain is empty")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
-import string
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +27,7 @@ from sqlalchemy import (
 from gleif_data.csv_input import CsvRows, open_csv
 from gleif_data.domains import normalise_domain
 from gleif_data.errors import GleifDataError, InputError
-from gleif_data.lei import normalise_lei
+from gleif_data.lei import has_valid_check_digits, normalise_lei
 from gleif_data.models import Domain, GleifCandidate
 from gleif_data.names import label_score, registrable_label
 from gleif_data.staging import copy_rows, insert_rows
@@ -37,7 +35,6 @@ from gleif_data.staging import copy_rows, insert_rows
 TARGET_COLUMNS = ("domain", "lei_code", "legal_name", "match_score", "match_method")
 _SAMPLE_SIZE = 5
 _PROGRESS_EVERY = 10_000
-_MAX_DOMAIN_LENGTH = 253
 _IMPORT_WORK_MEM = "256MB"
 
 _staging_metadata = MetaData()
@@ -205,14 +202,14 @@ def _validated_rows(
         try:
             raw = fields[domain_at]
             if raw != last_raw:
-                last_domain = _normalised_domain(raw)
+                last_domain = normalise_domain(raw)
                 last_label = registrable_label(last_domain)
                 last_raw = raw
             lei_code = fields[lei_at].strip()
             legal_name = fields[name_at]
             if lei_code:
                 lei_code = normalise_lei(lei_code)
-                if not _check_digits_pass(lei_code):
+                if not has_valid_check_digits(lei_code):
                     invalid_leis.add(lei_code)
             elif legal_name.strip():
                 raise ValueError("a legal_name without an lei_code")
@@ -229,29 +226,6 @@ def _validated_rows(
         else:
             yield seq, last_domain, None, None, None, None, None
     progress(seq % _PROGRESS_EVERY)
-
-
-# Already in normal form: lower-case ASCII labels of letters, digits and inner hyphens.
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_PLAIN_DOMAIN = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")
-# ISO 7064 MOD 97-10 reads letters as 10..35; digits stand for themselves.
-_LEI_DIGITS = str.maketrans({letter: str(int(letter, 36)) for letter in string.ascii_uppercase})
-
-
-def _normalised_domain(raw: str) -> str:
-    """normalise_domain, with a shortcut for a domain that is already in normal form."""
-    if (
-        len(raw) <= _MAX_DOMAIN_LENGTH
-        and _PLAIN_DOMAIN.fullmatch(raw)
-        and not raw[raw.rfind(".") + 1 :].isdigit()
-    ):
-        return raw
-    return normalise_domain(raw)
-
-
-def _check_digits_pass(code: str) -> bool:
-    """has_valid_check_digits for a code that normalise_lei accepted, without per-char calls."""
-    return int(code.translate(_LEI_DIGITS)) % 97 == 1
 
 
 def _parse_score(raw: str) -> float | None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import string
 
 LEI_FORMAT = re.compile(r"[0-9A-Z]{20}")
+# ISO 7064 MOD 97-10 reads letters as 10..35; digits stand for themselves.
+_AS_DIGITS = str.maketrans({letter: str(int(letter, 36)) for letter in string.ascii_uppercase})
 
 
 def normalise_lei(raw: str) -> str:
@@ -23,4 +26,5 @@ def has_valid_check_digits(code: str) -> bool:
     """Whether a well-formed LEI passes ISO 7064 MOD 97-10 (letters count as 10..35)."""
     if not LEI_FORMAT.fullmatch(code):
         return False
-    return int("".join(str(int(char, 36)) for char in code)) % 97 == 1
+    # translate rather than a call per character: imports check millions of codes.
+    return int(code.translate(_AS_DIGITS)) % 97 == 1
