@@ -163,7 +163,9 @@ def confirm_bulk_accept(count: int) -> None:
         st.rerun()
 
 
-with st.expander("Bulk QA", icon=":material/done_all:"):
+# A toggle, not an expander: an expander runs its content on every rerun, and counting the
+# clean matches checks every flag of every filtered domain.
+if st.toggle("Bulk QA", key="bulk_qa", help="Accept many clean single matches at once."):
     clean = guarded(lambda: count_bulk_accept(engine, summary.batch, filters))
     st.caption(
         f"{clean:,} domains among these filters are undecided, have exactly one candidate "

@@ -214,6 +214,8 @@ def test_the_bulk_accept_asks_first_and_then_decides_each_domain(engine, monkeyp
     import_gleif(engine, write_gleif_subset(tmp_path / "g.csv", [r["LEI"] for r in issued]))
 
     at = app(monkeypatch, url_of(engine), "pages/explore.py")
+    assert not any("among these filters" in c.value for c in at.caption), "counted only on demand"
+    at.toggle(key="bulk_qa").set_value(True).run()
     caption = next(c.value for c in at.caption if "among these filters" in c.value)
     assert caption.startswith("5 domains"), "clean0 and two.com share an LEI"
     at.text_input(key="analyst").input("Bo").run()
