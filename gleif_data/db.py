@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from gleif_data.config import normalise_url, resolve_database_url
 from gleif_data.lei import has_valid_check_digits
 from gleif_data.models import Domain, GleifCandidate
+from gleif_data.text_fold import fold_text
 
 LIST_SEPARATOR = "; "
 
@@ -42,9 +43,10 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def contains_text(column: ColumnElement[str], needle: str) -> ColumnElement[bool]:
-    """Case-insensitive, Unicode-aware substring test where %, _ and quotes are literal."""
-    # strpos/instr take the needle as a plain string, so LIKE wildcards never apply.
-    return func.strpos(func.lower(column), func.lower(needle)) > 0
+    """Substring test under gleif_fold (see text_fold) where %, _ and quotes are literal."""
+    # strpos/instr take the needle as a plain string, so LIKE wildcards never apply. The
+    # needle is folded here and bound folded, so only the column goes through SQL's fold.
+    return func.strpos(func.gleif_fold(column), fold_text(needle)) > 0
 
 
 def _prepare_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -55,6 +57,8 @@ def _prepare_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: An
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
     # PostgreSQL's strpos is SQLite's instr; one spelling keeps queries dialect-free.
     dbapi_connection.create_function("strpos", 2, _strpos, deterministic=True)
+    # PostgreSQL gets the same function from migration 0003, written in SQL.
+    dbapi_connection.create_function("gleif_fold", 1, _gleif_fold, deterministic=True)
     # PostgreSQL gets the same function from migration 0002, written in SQL.
     dbapi_connection.create_function(
         "lei_check_digits_valid", 1, _lei_check_digits_valid, deterministic=True
@@ -73,6 +77,10 @@ def _begin_sqlite_transaction(connection: Any) -> None:
 
 def _lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
+
+
+def _gleif_fold(value: str | None) -> str | None:
+    return fold_text(value) if isinstance(value, str) else value
 
 
 def _lei_check_digits_valid(code: str | None) -> int:
