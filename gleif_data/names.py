@@ -21,8 +21,9 @@ in the same script still compares.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from rapidfuzz import fuzz
 
@@ -90,5 +91,14 @@ def label_score(label: str, legal_name: str) -> int:
 
 
 def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if text.isascii():
+        # NFKD leaves ASCII as it is, and ASCII has no combining marks: the common case
+        # of an import, where this runs for every row, skips both.
+        return text.lower()
+    return unicodedata.normalize("NFKD", text.lower()).translate(_combining_marks())
+
+
+@cache
+def _combining_marks() -> dict[int, None]:
+    """A str.translate table that deletes every combining mark (built once, ~0.1 s)."""
+    return {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.combining(chr(cp))}
