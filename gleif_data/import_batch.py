@@ -8,49 +8,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Engine,
-    Float,
-    Integer,
-    MetaData,
-    Table,
-    Text,
-    delete,
-    func,
-    insert,
-    select,
-    text,
-)
+from sqlalchemy import Connection, Engine, delete, func, select, text
 
+from gleif_data.batch_tables import (
+    FirstIds,
+    advance_sequences,
+    first_free_ids,
+    lock_for_import,
+    merge_repeated_domains,
+)
+from gleif_data.bulk_load import load_rows
 from gleif_data.csv_input import CsvRows, open_csv
+from gleif_data.db import write_transaction
 from gleif_data.domains import normalise_domain
 from gleif_data.errors import GleifDataError, InputError
 from gleif_data.lei import has_valid_check_digits, normalise_lei
 from gleif_data.models import Domain, GleifCandidate
 from gleif_data.names import label_score, registrable_label
-from gleif_data.staging import copy_rows, insert_rows
+from gleif_data.read_ahead import read_ahead
 
 TARGET_COLUMNS = ("domain", "lei_code", "legal_name", "match_score", "match_method")
 _SAMPLE_SIZE = 5
 _PROGRESS_EVERY = 10_000
 _IMPORT_WORK_MEM = "256MB"
-
-_staging_metadata = MetaData()
-staging = Table(
-    "import_batch_staging",
-    _staging_metadata,
-    Column("seq", Integer, nullable=False),
-    Column("domain", Text, nullable=False),
-    Column("lei_code", Text),
-    Column("legal_name", Text),
-    Column("match_score", Float),
-    Column("match_method", Text),
-    Column("name_score", Integer),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
-)
+# Rows per chunk written while the next one is read (see read_ahead): large enough that a
+# COPY's fixed cost does not count, small enough that two chunks sit lightly in memory.
+_CHUNK_ROWS = 50_000
+# The tables' columns in the order the rows of _numbered_rows and _write_chunk give them.
+_DOMAINS = Domain.__table__
+_CANDIDATES = GleifCandidate.__table__
 
 
 @dataclass
@@ -98,35 +84,37 @@ def import_batch(
     with open_csv(path) as csv_rows:
         positions = _column_positions(csv_rows, column_map or {})
         report = ImportReport(batch=batch)
-        rows = _validated_rows(csv_rows, positions, report, progress or (lambda _n: None))
-        with engine.begin() as connection:
+        with write_transaction(engine) as connection:
+            lock_for_import(connection)
+            if connection.dialect.name != "sqlite":
+                # merge_repeated_domains groups the whole batch; the default work_mem (4 MB)
+                # makes that spill to disk. SET LOCAL lasts as long as the transaction.
+                connection.execute(text(f"SET LOCAL work_mem = '{_IMPORT_WORK_MEM}'"))
             existing = _domain_count(connection, batch)
             if existing and not replace:
                 raise GleifDataError(
                     f"batch {batch!r} already exists ({existing:,} domains); "
                     "use --replace to replace it"
                 )
-            staging.create(connection)
-            if connection.dialect.name == "sqlite":
-                insert_rows(connection, staging, rows)
-            else:
-                copy_rows(connection, staging, rows)
-                # Without statistics PostgreSQL plans the new staging table as 200 domains,
-                # and with the default work_mem (4 MB) the sorts and groupings of a million
-                # rows below spill to disk; both last only as long as this transaction.
-                connection.execute(text(f"ANALYZE {staging.name}"))
-                connection.execute(text(f"SET LOCAL work_mem = '{_IMPORT_WORK_MEM}'"))
+            # Ids above the replaced rows' too: the dashboard's cache key (the largest ids)
+            # then changes with every import.
+            first_ids = first_free_ids(connection)
             if existing:
                 report.replaced_domains = delete_batch(connection, batch)
-            _insert_from_staging(connection, batch, report)
+            rows = _numbered_rows(csv_rows, positions, first_ids, report, progress or _no_progress)
+            for chunk in read_ahead(rows, _CHUNK_ROWS):
+                _write_chunk(connection, batch, chunk)
             if not report.domains:
                 raise InputError(path, None, "the file has a header but no rows")
-            if connection.dialect.name == "sqlite":
-                staging.drop(connection)
-            else:
-                # Fresh statistics, so that the dashboard's first queries on the new batch
-                # are planned for its real size (autovacuum may take minutes to get there).
+            if connection.dialect.name != "sqlite":
+                # Fresh statistics, so that the merge below and the dashboard's first queries
+                # on the new batch are planned for its real size (autovacuum may take minutes).
                 connection.execute(text("ANALYZE domains, gleif_candidates"))
+            merged, dropped = merge_repeated_domains(connection, batch)
+            report.domains -= merged
+            report.candidates -= dropped
+            report.duplicates_skipped += dropped
+            advance_sequences(connection)
     return report
 
 
@@ -178,13 +166,20 @@ def _column_positions(csv_rows: CsvRows, column_map: Mapping[str, str]) -> dict[
     return positions
 
 
-def _validated_rows(
+def _numbered_rows(
     csv_rows: CsvRows,
     positions: dict[str, int],
+    first_ids: FirstIds,
     report: ImportReport,
     progress: Callable[[int], None],
 ) -> Iterator[tuple[Any, ...]]:
-    """Staging rows in file order; the first bad value stops the import with its line."""
+    """(domain id, domain, candidate row) in file order; a bad value stops it with its line.
+
+    `domain` is set when a domain's run of rows begins: it gets its id then. The candidate
+    row (id, domain id, LEI, name, scores, method) is None for a row without a new LEI: a
+    repeated LEI within the run is dropped here, one across runs by merge_repeated_domains.
+    Counts go into the report.
+    """
     path = csv_rows.path
     # A missing optional column reads as "": an index past the padded end of every row.
     width = len(csv_rows.header)
@@ -192,19 +187,24 @@ def _validated_rows(
     domain_at, lei_at, name_at = at["domain"], at["lei_code"], at["legal_name"]
     score_at, method_at = at["match_score"], at["match_method"]
     invalid_leis = report.invalid_leis
-    # A domain's rows usually follow each other: its raw text is normalised once.
+    domain_id, candidate_id = first_ids.domain - 1, first_ids.candidate - 1
     last_raw, last_domain, last_label = None, "", ""
-    seq = 0
+    run_leis: set[str] = set()
+    seq = duplicates = 0
     # The per-row work is inlined, with locals instead of helper calls: at a million rows
     # every function call per row costs about a second.
     for seq, (line, fields) in enumerate(csv_rows.rows, start=1):
         fields.append("")
         try:
             raw = fields[domain_at]
-            if raw != last_raw:
-                last_domain = normalise_domain(raw)
-                last_label = registrable_label(last_domain)
+            new_run = raw != last_raw
+            if new_run:
+                domain = normalise_domain(raw)
                 last_raw = raw
+                # Two spellings of one domain in a row (a pasted URL, mixed case) are one run.
+                new_run = domain != last_domain
+                if new_run:
+                    last_domain, last_label = domain, registrable_label(domain)
             lei_code = fields[lei_at].strip()
             legal_name = fields[name_at]
             if lei_code:
@@ -219,13 +219,24 @@ def _validated_rows(
             raise InputError(path, line, str(exc)) from None
         if seq % _PROGRESS_EVERY == 0:
             progress(_PROGRESS_EVERY)
-        if lei_code:
-            method = fields[method_at].strip()
+        if new_run:
+            domain_id += 1
+            run_leis.clear()
+        if lei_code and lei_code not in run_leis:
+            run_leis.add(lei_code)
+            candidate_id += 1
+            method = fields[method_at].strip() or None
             fit = label_score(last_label, legal_name)
-            yield seq, last_domain, lei_code, legal_name or None, score, method or None, fit
-        else:
-            yield seq, last_domain, None, None, None, None, None
+            candidate = (candidate_id, domain_id, lei_code, legal_name or None, score, method, fit)
+            yield domain_id, last_domain if new_run else None, candidate
+        elif new_run:
+            yield domain_id, last_domain, None
+        elif lei_code:
+            duplicates += 1
     progress(seq % _PROGRESS_EVERY)
+    report.domains = domain_id - first_ids.domain + 1
+    report.candidates = candidate_id - first_ids.candidate + 1
+    report.duplicates_skipped = duplicates
 
 
 def _parse_score(raw: str) -> float | None:
@@ -241,48 +252,13 @@ def _parse_score(raw: str) -> float | None:
     return score
 
 
-def _insert_from_staging(connection: Connection, batch: str, report: ImportReport) -> None:
-    """Domains by first appearance, then candidates in file order, each (domain, LEI) once."""
-    s = staging
-    first_seen = func.min(s.c.seq)
-    new_domains = (
-        select(s.c.domain, func.cast(batch, Text)).group_by(s.c.domain).order_by(first_seen)
-    )
-    connection.execute(insert(Domain).from_select(["domain", "batch_id"], new_domains))
-    report.domains = _domain_count(connection, batch)
+def _write_chunk(connection: Connection, batch: str, chunk: list[tuple[Any, ...]]) -> None:
+    """Write a chunk's new domains, then its candidates (which may point at those domains)."""
+    domains = [(domain_id, domain, batch) for domain_id, domain, _ in chunk if domain is not None]
+    candidates = [candidate for _, _, candidate in chunk if candidate is not None]
+    load_rows(connection, _DOMAINS, domains)
+    load_rows(connection, _CANDIDATES, candidates)
 
-    numbered = (
-        select(
-            s,
-            func.row_number()
-            .over(partition_by=(s.c.domain, s.c.lei_code), order_by=s.c.seq)
-            .label("nth"),
-        )
-        .where(s.c.lei_code.is_not(None))
-        .subquery("numbered")
-    )
-    d = Domain.__table__
-    new_candidates = (
-        select(
-            d.c.id,
-            numbered.c.lei_code,
-            numbered.c.legal_name,
-            numbered.c.match_score,
-            numbered.c.match_method,
-            numbered.c.name_score,
-        )
-        .join_from(numbered, d, (d.c.domain == numbered.c.domain) & (d.c.batch_id == batch))
-        .where(numbered.c.nth == 1)
-        .order_by(numbered.c.seq)
-    )
-    connection.execute(
-        insert(GleifCandidate).from_select(
-            ["domain_id", "lei_code", "legal_name", "match_score", "match_method", "name_score"],
-            new_candidates,
-        )
-    )
-    batch_ids = select(Domain.id).where(Domain.batch_id == batch).scalar_subquery()
-    candidates = select(func.count()).where(GleifCandidate.domain_id.in_(batch_ids))
-    report.candidates = connection.execute(candidates).scalar_one()
-    candidate_rows = connection.execute(select(func.count(s.c.lei_code))).scalar_one()
-    report.duplicates_skipped = candidate_rows - report.candidates
+
+def _no_progress(_rows: int) -> None:
+    pass

@@ -23,11 +23,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from gleif_data.bulk_load import copy_rows, insert_rows
 from gleif_data.csv_input import open_csv
 from gleif_data.errors import InputError
 from gleif_data.lei import normalise_lei
 from gleif_data.models import LeiRecord
-from gleif_data.staging import copy_rows, insert_rows
 
 # Our column: the golden copy's column (LEI-CDF 3.x names).
 GOLDEN_COPY_COLUMNS = {

@@ -326,9 +326,9 @@ def test_an_import_killed_half_way_leaves_no_trace(seeded, tmp_path):
 def _wait_until_the_server_drops_the_session(engine):
     query = text(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-        " AND query LIKE 'COPY import_batch_staging%' AND state <> 'idle'"
+        " AND query LIKE 'COPY %' AND state <> 'idle'"
     )
-    leftovers = text("SELECT count(*) FROM pg_class WHERE relname = 'import_batch_staging'")
+    leftovers = text("SELECT count(*) FROM pg_class WHERE relname LIKE 'import_batch%'")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with engine.connect() as connection:

@@ -1,15 +1,18 @@
 import gzip
 import random
 import string
+import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, select, text
 
 from gleif_data.domains import _normalise_fully, normalise_domain
 from gleif_data.errors import GleifDataError, InputError
 from gleif_data.import_batch import import_batch
 from gleif_data.lei import has_valid_check_digits
+from gleif_data.models import Domain
+from gleif_data.queries import data_version
 from tests.support import sample_records, write_csv
 
 ACME = "5493001KJTIIGC8Y1R12"
@@ -78,6 +81,87 @@ def test_a_repeated_domain_and_lei_pair_is_kept_once_and_reported(engine, tmp_pa
     report = import_batch(engine, path, "b1")
     assert report.duplicates_skipped == 1
     assert [row[2] for row in candidates(engine, "b1")] == ["first"]
+
+
+def _shuffled_file_rows(count: int, seed: int) -> list[list[str]]:
+    """Rows of `count` domains with 0-3 candidates each, some pairs twice, in random order."""
+    rng = random.Random(seed)
+    leis = [record["LEI"] for record in sample_records()[:40]]
+    rows = []
+    for n in range(count):
+        chosen = rng.sample(leis, rng.randrange(4))
+        rows += [[f"d{n}.com", lei, f"Name {lei}", "", ""] for lei in chosen] or [
+            [f"d{n}.com", "", "", "", ""]
+        ]
+        if chosen and n % 5 == 0:
+            rows.append([f"d{n}.com", chosen[0], "again", "", ""])
+    rng.shuffle(rows)
+    return rows
+
+
+def _expected_from(rows: list[list[str]]) -> list[tuple[str, str | None]]:
+    """Domains by first appearance, each with its LEIs in file order, a repeated pair once."""
+    by_domain: dict[str, list[str]] = {}
+    for domain, lei, *_rest in rows:
+        leis = by_domain.setdefault(domain, [])
+        if lei and lei not in leis:
+            leis.append(lei)
+    return [(d, lei) for d, leis in by_domain.items() for lei in leis or [None]]
+
+
+def test_a_domain_whose_rows_are_scattered_over_the_file_is_one_domain(engine, tmp_path):
+    # A file sorted by LEI, or shuffled, names most domains in several separate runs.
+    rows = _shuffled_file_rows(300, seed=7)
+    report = import_batch(engine, write_csv(tmp_path / "b.csv", rows), "b1")
+    expected = _expected_from(rows)
+    assert [row[:2] for row in candidates(engine, "b1")] == expected
+    assert report.domains == len({domain for domain, _lei in expected}) == 300
+    assert report.candidates == sum(lei is not None for _d, lei in expected)
+    assert report.duplicates_skipped == sum(bool(row[1]) for row in rows) - report.candidates
+
+
+def test_an_import_numbers_its_rows_above_every_id_before_it(engine, tmp_path):
+    # The dashboard's cache key is the largest ids: a replaced batch must raise them.
+    first = write_csv(tmp_path / "a.csv", [["acme.com", ACME, "ACME", "", ""]])
+    import_batch(engine, first, "b1")
+    before = data_version(engine)
+    import_batch(engine, first, "b1", replace=True)
+    after = data_version(engine)
+    assert after[0] > before[0]
+    assert after[1] > before[1]
+    # The sequences moved on too: a row added without an id does not collide.
+    with engine.begin() as connection:
+        connection.execute(insert(Domain).values(domain="later.com", batch_id="b2"))
+        ids = connection.execute(select(Domain.id).order_by(Domain.id)).scalars().all()
+    assert len(set(ids)) == 2
+    assert ids[-1] > after[0]
+
+
+def test_two_imports_at_once_both_land_whole(engine, tmp_path):
+    files = {
+        name: write_csv(tmp_path / f"{name}.csv", _shuffled_file_rows(200, seed=seed))
+        for seed, name in enumerate(("left", "right"))
+    }
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        barrier.wait()
+        try:
+            import_batch(engine, files[name], name)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for name, path in files.items():
+        rows = [line.split(",")[:2] for line in path.read_text().splitlines()[1:]]
+        expected = _expected_from([[d, lei] for d, lei in rows])
+        assert [row[:2] for row in candidates(engine, name)] == expected
 
 
 def test_an_lei_with_failing_check_digits_is_imported_and_reported_invalid(engine, tmp_path):
