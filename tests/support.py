@@ -1,12 +1,27 @@
-"""Small helpers the tests share: writing input files and reading the real GLEIF sample."""
+"""Small helpers the tests share: writing input files and reading the real GLEIF sample.
+
+Also the dashboard served for real (`streamlit run app.py` on a free port), for the browser
+and load tests, and the Chromium that the browser tests drive.
+"""
 
 from __future__ import annotations
 
 import csv
 import gzip
-from collections.abc import Iterable, Sequence
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from gleif_data.config import PROJECT_DIR
 from gleif_data.demo import GOLDEN_COPY_SAMPLE
 
 IMPORT_HEADER = ["domain", "lei_code", "legal_name", "match_score", "match_method"]
@@ -35,3 +50,88 @@ def write_gleif_subset(path: Path, leis: Iterable[str]) -> Path:
     wanted = set(leis)
     records = [r for r in sample_records() if r["LEI"] in wanted]
     return write_csv(path, [list(r.values()) for r in records], list(records[0]))
+
+
+# The dashboard served for real (test_browser, test_load) and the browser (test_browser).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def require_browser() -> None:
+    """Skip without Debian's Chromium on a developer machine; fail under CI=true."""
+    if CHROMIUM.exists():
+        return
+    message = f"{CHROMIUM} is missing: apt-get install chromium"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class RunningApp:
+    """A `streamlit run app.py` server: its base URL and its process."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def running_app(database_url: str, log: Path) -> Iterator[RunningApp]:
+    """Serve the dashboard on a free port against a database until the block ends."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(PROJECT_DIR)}
+    # Output goes to a file, not a pipe: a pipe nobody reads blocks a chatty server. No file
+    # watcher: when a source file changes, Streamlit drops its modules from sys.modules, and
+    # sessions running at that moment fail; a working tree being edited is not what we test.
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamlit", "run", "app.py",
+                "--server.port", str(port), "--server.address", "127.0.0.1",
+                "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                "--server.fileWatcherType", "none",
+            ],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(f"{base}/_stcore/health", process, log)
+        yield RunningApp(base, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited early:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within 60 s")

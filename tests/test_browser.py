@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,34 +24,11 @@ from gleif_data.config import PROJECT_DIR
 from gleif_data.db import make_engine
 from gleif_data.demo import load_demo
 from gleif_data.migrate import upgrade
+from tests.support import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 SHOTS = Path(os.environ.get("GLEIF_SCREENSHOT_DIR", PROJECT_DIR / "tests" / "screenshots"))
-
-
-def _require_browser() -> None:
-    if CHROMIUM.exists():
-        return
-    message = f"{CHROMIUM} is missing: apt-get install chromium"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -67,51 +42,15 @@ def seeded_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(seeded_url: str) -> Iterator[str]:
-    _require_browser()
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": seeded_url, "PYTHONPATH": str(PROJECT_DIR)}
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.port", str(port), "--server.address", "127.0.0.1",
-            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(f"{base}/_stcore/health", process)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"the app exited early:\n{output}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within 60 s")
+def server(seeded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    require_browser()
+    with running_app(seeded_url, tmp_path_factory.mktemp("server") / "streamlit.log") as app:
+        yield app.base
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    _require_browser()
+    require_browser()
     from playwright.sync_api import sync_playwright  # imported here: only this module needs it
 
     with sync_playwright() as playwright:
@@ -226,7 +165,7 @@ def test_the_downloaded_export_equals_the_cli_export(page, server, seeded_url, t
 
 
 def test_chromium_is_the_debian_one():
-    _require_browser()
+    require_browser()
     assert shutil.which("chromium") == str(CHROMIUM)
 
 
