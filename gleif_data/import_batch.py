@@ -33,7 +33,7 @@ _PROGRESS_EVERY = 10_000
 _IMPORT_WORK_MEM = "256MB"
 # Rows per chunk written while the next one is read (see read_ahead): large enough that a
 # COPY's fixed cost does not count, small enough that two chunks sit lightly in memory.
-_CHUNK_ROWS = 50_000
+_CHUNK_ROWS = 20_000
 # The tables' columns in the order the rows of _numbered_rows and _write_chunk give them.
 _DOMAINS = Domain.__table__
 _CANDIDATES = GleifCandidate.__table__
