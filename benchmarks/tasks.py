@@ -88,7 +88,7 @@ def dashboard(url: str, batch: str, repeat: int, later_batch: str | None) -> dic
     from gleif_data.export import ExportOptions, count_export_rows, preview_rows
     from gleif_data.filters import DomainFilter
     from gleif_data.models import Domain, GleifCandidate
-    from gleif_data.queries import list_batches
+    from gleif_data.queries import list_batch_sizes, list_batches
 
     engine = make_engine(url)
     with engine.connect() as connection:
@@ -117,6 +117,9 @@ def dashboard(url: str, batch: str, repeat: int, later_batch: str | None) -> dic
 
     queries: dict[str, Callable[[], Any]] = {
         "overview: list_batches (domain and candidate counts)": lambda: list_batches(engine),
+        "overview: list_batch_sizes (the batch picker's domain counts)": lambda: list_batch_sizes(
+            engine
+        ),
         "overview: domains with 0 / 1 / >1 candidates (3 x count_export_rows)": split,
         "preview_rows, first 50, no filter": lambda: preview_rows(engine, batch, opts()),
         "preview_rows, domain contains 'bank'": lambda: preview_rows(
@@ -164,11 +167,14 @@ def _optional_queries(
 
     found: dict[str, Callable[[], Any]] = {}
     try:
-        from gleif_data.overview import batch_overview
+        from gleif_data.overview import batch_overview, qa_overview
     except ImportError:
         pass
     else:
         found["overview.batch_overview (counts, histogram, statuses)"] = lambda: batch_overview(
+            engine, batch
+        )
+        found["overview.qa_overview (QA statuses, flag counts)"] = lambda: qa_overview(
             engine, batch
         )
     try:

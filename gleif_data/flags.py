@@ -10,6 +10,10 @@ Candidate flags (each a condition on one candidate row):
   headquarters and jurisdiction countries alike; generic TLDs (.com, .io, ...) give no verdict.
 Domain flags: no_candidate, ambiguous (more than one candidate), and every flag of any of its
 candidates.
+
+Each flag has a per-domain form (`domain_condition`, a correlated EXISTS: filters a page of
+domains) and a set-based form for a whole batch (`domain_flags`, `flag_counts`: the batch's
+candidates read in passes, for the Overview's counts); both are built from the same conditions.
 """
 
 from __future__ import annotations
@@ -17,7 +21,22 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, not_, or_, select
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
 
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
 
@@ -79,36 +98,67 @@ def domain_country(domain: ColumnElement[str]) -> ColumnElement[str | None]:
 
 def candidate_conditions(c: Any, d: Any, r: Any) -> dict[Flag, ColumnElement[bool]]:
     """Each candidate flag as a condition on candidate `c` of domain `d`, `r` left-joined."""
-    other = GleifCandidate.__table__.alias("shared_c")
-    other_domain = Domain.__table__.alias("shared_d")
-    country = domain_country(d.c.domain)
+    conditions = {
+        Flag.INVALID_LEI: invalid_check_digits(c.c.lei_code),
+        **reference_conditions(r, d.c.domain),
+        Flag.SHARED_LEI: shared_lei_exists(c, d),
+    }
+    return {flag: conditions[flag] for flag in CANDIDATE_FLAGS}
+
+
+def invalid_check_digits(lei_code: ColumnElement[str | None]) -> ColumnElement[bool]:
+    """invalid_lei: the code fails its ISO 7064 MOD 97-10 check digits (so does NULL)."""
+    return func.lei_check_digits_valid(lei_code) == 0
+
+
+def reference_conditions(
+    r: Any, domain: ColumnElement[str | None]
+) -> dict[Flag, ColumnElement[bool]]:
+    """The flags that reference record `r` decides (left-joined: NULL when the LEI is missing).
+
+    country_mismatch also needs the candidate's domain name.
+    """
     entity_countries = (
         func.coalesce(r.c.legal_address_country, ""),
         func.coalesce(r.c.headquarters_country, ""),
         func.coalesce(func.substr(r.c.legal_jurisdiction, 1, 2), ""),
     )
+    # "The domain's country is none of the entity's", with the country computed once (NOT IN
+    # would repeat it per value); no country (a generic TLD) reads "" and is no mismatch.
+    mismatch = case(
+        *((value, false()) for value in (literal(""), *entity_countries)),
+        value=func.coalesce(domain_country(domain), ""),
+        else_=true(),
+    )
     return {
-        Flag.INVALID_LEI: func.lei_check_digits_valid(c.c.lei_code) == 0,
         Flag.NOT_ISSUED: and_(
             r.c.lei.is_not(None), func.coalesce(r.c.registration_status, "") != "ISSUED"
         ),
         Flag.INACTIVE_ENTITY: r.c.entity_status.in_(("INACTIVE", "NULL")),
         Flag.UNKNOWN_LEI: r.c.lei.is_(None),
-        Flag.SHARED_LEI: exists(
-            select(1)
-            .select_from(other.join(other_domain, other_domain.c.id == other.c.domain_id))
-            .where(
-                other.c.lei_code == c.c.lei_code,
-                other.c.domain_id != c.c.domain_id,
-                other_domain.c.batch_id == d.c.batch_id,
-            )
-            # `d` may sit two queries out; SQLAlchemy correlates only one level by itself.
-            .correlate_except(other, other_domain)
-        ),
-        Flag.COUNTRY_MISMATCH: and_(
-            country.is_not(None), r.c.lei.is_not(None), country.not_in(entity_countries)
-        ),
+        # The cheap test first: the domain's country costs a few string functions.
+        Flag.COUNTRY_MISMATCH: and_(r.c.lei.is_not(None), mismatch),
     }
+
+
+def shared_lei_exists(c: Any, d: Any) -> ColumnElement[bool]:
+    """shared_lei per candidate: another domain of `d`'s batch has candidate `c`'s LEI.
+
+    The set-based twin, for a whole batch, is the `shared` column of `_lei_facts`.
+    """
+    other = GleifCandidate.__table__.alias("shared_c")
+    other_domain = Domain.__table__.alias("shared_d")
+    return exists(
+        select(1)
+        .select_from(other.join(other_domain, other_domain.c.id == other.c.domain_id))
+        .where(
+            other.c.lei_code == c.c.lei_code,
+            other.c.domain_id != c.c.domain_id,
+            other_domain.c.batch_id == d.c.batch_id,
+        )
+        # `d` may sit two queries out; SQLAlchemy correlates only one level by itself.
+        .correlate_except(other, other_domain)
+    )
 
 
 def domain_condition(flag: Flag, d: Any) -> ColumnElement[bool]:
@@ -126,6 +176,108 @@ def domain_condition(flag: Flag, d: Any) -> ColumnElement[bool]:
         .select_from(c.outerjoin(r, r.c.lei == c.c.lei_code))
         .where(c.c.domain_id == d.c.id, condition)
         .correlate_except(c, r)
+    )
+
+
+def domain_flags(batch: str) -> Subquery:
+    """Per domain of the batch with candidates: `candidates`, and 1 or 0 per candidate flag.
+
+    The set-based form of `domain_condition`, for a whole batch: the batch's candidates are
+    read once, grouped by LEI (`_lei_facts`), joined back and grouped by domain. A domain
+    without candidates has no row.
+    """
+    candidates = _batch_candidates(batch)
+    facts = _lei_facts(candidates)
+    conditions = {
+        # A NULL code has no lei_facts row: it is checked here (on NULL that costs nothing).
+        Flag.INVALID_LEI: func.coalesce(
+            facts.c.invalid, invalid_check_digits(candidates.c.lei_code)
+        ),
+        **reference_conditions(facts, candidates.c.domain),
+        Flag.SHARED_LEI: facts.c.shared,
+    }
+    return (
+        select(
+            candidates.c.domain_id,
+            func.count().label("candidates"),
+            *(
+                func.max(case((conditions[flag], 1), else_=0)).label(flag.value)
+                for flag in CANDIDATE_FLAGS
+            ),
+        )
+        .select_from(candidates.outerjoin(facts, facts.c.lei_code == candidates.c.lei_code))
+        .group_by(candidates.c.domain_id)
+        .subquery("domain_flags")
+    )
+
+
+def _batch_candidates(batch: str) -> CTE:
+    """The batch's candidates with their domain names, joined once and read twice."""
+    c = GleifCandidate.__table__.alias("bc_c")
+    d = Domain.__table__.alias("bc_d")
+    return (
+        select(c.c.domain_id, c.c.lei_code, d.c.domain)
+        .join_from(c, d, d.c.id == c.c.domain_id)
+        .where(d.c.batch_id == batch)
+        .cte("batch_candidates")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+
+
+def _lei_facts(candidates: CTE) -> CTE:
+    """Per LEI of the candidates: `shared`, `invalid`, and its reference record's columns.
+
+    shared_lei as a grouped count (more than one domain has the LEI) instead of an EXISTS per
+    candidate; the check digits computed once per LEI, not once per candidate. The record's
+    columns keep their names, so `reference_conditions` reads this as its `r`.
+    """
+    r = LeiRecord.__table__.alias("lf_r")
+    per_lei = (
+        select(
+            candidates.c.lei_code,
+            (func.min(candidates.c.domain_id) != func.max(candidates.c.domain_id)).label("shared"),
+        )
+        .where(candidates.c.lei_code.is_not(None))
+        .group_by(candidates.c.lei_code)
+        .subquery("per_lei")
+    )
+    return (
+        select(
+            per_lei.c.lei_code,
+            per_lei.c.shared,
+            invalid_check_digits(per_lei.c.lei_code).label("invalid"),
+            r.c.lei,
+            r.c.registration_status,
+            r.c.entity_status,
+            r.c.legal_address_country,
+            r.c.headquarters_country,
+            r.c.legal_jurisdiction,
+        )
+        .select_from(per_lei.outerjoin(r, r.c.lei == per_lei.c.lei_code))
+        # Materialised (on PostgreSQL), so each LEI is checked once however the rest is planned.
+        .cte("lei_facts")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+
+
+def flag_counts(batch: str) -> Select[Any]:
+    """One row: the batch's number of `domains` and, per flag, how many of them have it."""
+    flags = domain_flags(batch)
+    sums = {flag: func.sum(flags.c[flag.value]) for flag in CANDIDATE_FLAGS}
+    sums[Flag.AMBIGUOUS] = func.sum(case((flags.c.candidates > 1, 1), else_=0))
+    totals = (
+        select(
+            func.count().label("with_candidates"),
+            *(func.coalesce(total, 0).label(flag.value) for flag, total in sums.items()),
+        )
+        .select_from(flags)
+        .subquery("totals")
+    )
+    size = select(func.count().label("domains")).where(Domain.batch_id == batch).subquery("size")
+    counts = {flag: totals.c[flag.value] for flag in sums}
+    counts[Flag.NO_CANDIDATE] = size.c.domains - totals.c.with_candidates
+    return select(size.c.domains, *(counts[flag].label(flag.value) for flag in Flag)).select_from(
+        size.join(totals, true())
     )
 
 

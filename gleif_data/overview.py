@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, case, func, literal, select
+from sqlalchemy import Connection, Engine, Select, case, func, literal, select, text
 
-from gleif_data.flags import Flag, domain_condition
+from gleif_data.db import is_sqlite
+from gleif_data.flags import Flag, flag_counts
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
-from gleif_data.qa_state import QaStatus, status_expression
+from gleif_data.qa_state import QaStatus, latest_actions, status_of
 
 NOT_IN_REFERENCE = "not in reference data"
 # Buckets of the candidates-per-domain chart, by their lower bound.
@@ -34,14 +38,66 @@ class BatchOverview:
         return self.candidates / self.domains if self.domains else 0.0
 
 
+@contextmanager
+def _summary_connection(engine: Engine) -> Iterator[Connection]:
+    """A transaction whose counts all see one snapshot; on PostgreSQL, without JIT compilation.
+
+    The counts are combined (domains without candidates are all domains minus those with), so
+    they must agree. The queries read every candidate of a batch through wide CASE
+    expressions: compiling them took PostgreSQL 15 longer (up to 10 s at 1 M domains) than
+    running them. (A SQLite transaction reads one snapshot anyway.)
+    """
+    with engine.connect() as connection:
+        if not is_sqlite(engine):
+            connection.execution_options(isolation_level="REPEATABLE READ")
+            connection.execute(text("SET LOCAL jit = off"))
+        yield connection
+
+
 def batch_overview(engine: Engine, batch: str) -> BatchOverview:
     """Count domains by their number of candidates, and candidates by registration status."""
+    with _summary_connection(engine) as connection:
+        domains = connection.execute(domain_count_query(batch)).scalar_one()
+        histogram = dict.fromkeys(BUCKETS, 0)
+        candidates = largest = 0
+        for name, count, total, most in connection.execute(histogram_query(batch)):
+            histogram[str(name)] = count
+            candidates += int(total)
+            largest = max(largest, int(most))
+        statuses = dict(connection.execute(registration_status_query(batch)).all())
+    with_candidates = sum(histogram.values())
+    histogram["0"] = domains - with_candidates
+    return BatchOverview(
+        domains=domains,
+        with_candidates=with_candidates,
+        without_candidates=histogram["0"],
+        ambiguous=with_candidates - histogram["1"],
+        candidates=candidates,
+        max_candidates=largest,
+        histogram=histogram,
+        registration_statuses=dict(sorted(statuses.items(), key=lambda item: -item[1])),
+    )
+
+
+def domain_count_query(batch: str) -> Select[tuple[int]]:
+    """How many domains the batch has."""
+    return select(func.count()).where(Domain.batch_id == batch)
+
+
+def histogram_query(batch: str) -> Select[Any]:
+    """Domains with candidates by bucket of BUCKETS: bucket, domains, candidates, most on one.
+
+    One pass over the batch's candidates grouped by domain; the "0" bucket is not among the
+    rows (it is the domain count minus the domains counted here).
+    """
+    c = GleifCandidate.__table__.alias("c")
+    d = Domain.__table__.alias("d")
     per_domain = (
-        select(Domain.id, func.count(GleifCandidate.id).label("n"))
-        .outerjoin(GleifCandidate, GleifCandidate.domain_id == Domain.id)
-        .where(Domain.batch_id == batch)
-        .group_by(Domain.id)
-        .subquery()
+        select(func.count().label("n"))
+        .join_from(c, d, d.c.id == c.c.domain_id)
+        .where(d.c.batch_id == batch)
+        .group_by(c.c.domain_id)
+        .subquery("per_domain")
     )
     n = per_domain.c.n
     bucket = case(
@@ -49,34 +105,20 @@ def batch_overview(engine: Engine, batch: str) -> BatchOverview:
         (n >= 5, literal("5-9")),
         else_=func.cast(n, GleifCandidate.lei_code.type),
     )
-    histogram_query = select(bucket, func.count(), func.sum(n), func.max(n)).group_by(bucket)
-    status = func.coalesce(LeiRecord.registration_status, NOT_IN_REFERENCE)
-    status_query = (
+    return select(bucket, func.count(), func.sum(n), func.max(n)).group_by(bucket)
+
+
+def registration_status_query(batch: str) -> Select[Any]:
+    """The batch's candidates by their LEI's registration status (or NOT_IN_REFERENCE)."""
+    c = GleifCandidate.__table__.alias("c")
+    d = Domain.__table__.alias("d")
+    r = LeiRecord.__table__.alias("r")
+    status = func.coalesce(r.c.registration_status, NOT_IN_REFERENCE)
+    return (
         select(status, func.count())
-        .select_from(GleifCandidate)
-        .join(Domain, Domain.id == GleifCandidate.domain_id)
-        .outerjoin(LeiRecord, LeiRecord.lei == GleifCandidate.lei_code)
-        .where(Domain.batch_id == batch)
+        .select_from(c.join(d, d.c.id == c.c.domain_id).outerjoin(r, r.c.lei == c.c.lei_code))
+        .where(d.c.batch_id == batch)
         .group_by(status)
-    )
-    with engine.connect() as connection:
-        histogram = {name: 0 for name in BUCKETS}
-        candidates = largest = 0
-        for name, domains, total, most in connection.execute(histogram_query):
-            histogram[str(name)] = domains
-            candidates += int(total or 0)
-            largest = max(largest, int(most or 0))
-        statuses = dict(connection.execute(status_query).all())
-    domains = sum(histogram.values())
-    return BatchOverview(
-        domains=domains,
-        with_candidates=domains - histogram["0"],
-        without_candidates=histogram["0"],
-        ambiguous=domains - histogram["0"] - histogram["1"],
-        candidates=candidates,
-        max_candidates=largest,
-        histogram=histogram,
-        registration_statuses=dict(sorted(statuses.items(), key=lambda item: -item[1])),
     )
 
 
@@ -102,24 +144,33 @@ class QaOverview:
 
 def qa_overview(engine: Engine, batch: str) -> QaOverview:
     """How far QA has come on a batch, and how many domains carry each flag."""
-    d = Domain.__table__.alias("d")
-    status = status_expression(d)
-    status_query = (
-        select(status, func.count()).select_from(d).where(d.c.batch_id == batch).group_by(status)
-    )
-    with engine.connect() as connection:
-        by_status = {str(name): int(count) for name, count in connection.execute(status_query)}
-        # One query per flag: PostgreSQL plans each EXISTS well alone, poorly all in one.
-        by_flag = {
-            flag.value: connection.execute(
-                select(func.count())
-                .select_from(d)
-                .where(d.c.batch_id == batch, domain_condition(flag, d))
-            ).scalar_one()
-            for flag in Flag
-        }
+    with _summary_connection(engine) as connection:
+        counts = connection.execute(flag_counts(batch)).one()._mapping
+        decided = connection.execute(qa_status_query(batch)).all()
+    domains = int(counts["domains"])
+    by_status = dict.fromkeys((s.value for s in QaStatus), 0)
+    for status, count in decided:
+        by_status[status] += int(count)
+    by_status[QaStatus.UNDECIDED.value] += domains - sum(by_status.values())
     return QaOverview(
-        domains=sum(by_status.values()),
-        by_status={s.value: by_status.get(s.value, 0) for s in QaStatus},
-        by_flag=by_flag,
+        domains=domains,
+        by_status=by_status,
+        by_flag={flag.value: int(counts[flag.value]) for flag in Flag},
+    )
+
+
+def qa_status_query(batch: str) -> Select[Any]:
+    """Domains of the batch with decisions, by the QA state their latest decision gives.
+
+    The batch's decisions are read once and joined to its domains; domains without any
+    decision are not among the rows (they are undecided).
+    """
+    d = Domain.__table__.alias("d")
+    latest = latest_actions(batch)
+    status = status_of(latest.c.action)
+    return (
+        select(status, func.count())
+        .select_from(d.join(latest, latest.c.domain == d.c.domain))
+        .where(d.c.batch_id == batch)
+        .group_by(status)
     )

@@ -23,7 +23,7 @@ from gleif_data.overview import (
     qa_overview,
 )
 from gleif_data.qa_state import QaStatus
-from gleif_data.queries import BatchSummary, data_version, list_batches, ping
+from gleif_data.queries import BatchSize, data_version, list_batch_sizes, ping
 from gleif_data.statement_timeout import (
     is_statement_timeout,
     statement_timeout_seconds,
@@ -66,9 +66,9 @@ def engine() -> Engine:
 
 
 @st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
-def cached_batches(data_key: tuple[object, ...]) -> list[BatchSummary]:
-    """Batches with their counts, cached per data version."""
-    return list_batches(engine())
+def cached_batches(data_key: tuple[object, ...]) -> list[BatchSize]:
+    """Batches with their domain counts, cached per data version."""
+    return list_batch_sizes(engine())
 
 
 @st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
@@ -171,7 +171,7 @@ def _wait_for_database() -> None:
     st.rerun(scope="app")
 
 
-def choose_batch() -> BatchSummary:
+def choose_batch() -> BatchSize:
     """The batch chooser, shared by every page through the URL; stops on an empty database."""
     summaries = cached_batches(version())
     if not summaries:
@@ -188,7 +188,8 @@ def choose_batch() -> BatchSummary:
     name = st.selectbox("Batch", list(by_name), key="batch", **_bound())
     _remember("batch")
     chosen = by_name[name]
-    st.caption(f"{chosen.domains:,} domains, {chosen.candidates:,} candidates")
+    # Domains only: counting candidates reads the whole batch (the Overview shows them).
+    st.caption(f"{chosen.domains:,} domains")
     return chosen
 
 

@@ -1,13 +1,15 @@
 """QA flags on real GLEIF records, computed in SQL on PostgreSQL and SQLite alike."""
 
 import pytest
+from sqlalchemy import select
 
 from gleif_data.domain_detail import find_domain
 from gleif_data.explore import count_domains, explore_page
 from gleif_data.filters import DomainFilter
-from gleif_data.flags import Flag
+from gleif_data.flags import CANDIDATE_FLAGS, Flag, domain_condition, domain_flags, flag_counts
 from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
+from gleif_data.models import Domain
 from tests.support import sample_records, write_csv, write_gleif_subset
 
 ANNULLED_BAD_CHECK = "579100EKDEGDFEHDC086"  # AR, entity status NULL
@@ -99,3 +101,46 @@ def test_without_reference_data_every_lei_is_unknown_never_guessed(engine, tmp_p
     assert count_domains(engine, "qa", DomainFilter(flags={Flag.UNKNOWN_LEI})) == 1
     for flag in (Flag.NOT_ISSUED, Flag.INACTIVE_ENTITY, Flag.COUNTRY_MISMATCH):
         assert count_domains(engine, "qa", DomainFilter(flags={flag})) == 0
+
+
+def per_domain_flags(engine, batch):
+    """Each domain's flags by the per-domain form (one correlated EXISTS per flag)."""
+    d = Domain.__table__.alias("d")
+    query = select(d.c.id, *(domain_condition(flag, d) for flag in Flag)).where(
+        d.c.batch_id == batch
+    )
+    with engine.connect() as connection:
+        return {
+            row[0]: {flag for flag, has in zip(Flag, row[1:], strict=True) if has}
+            for row in connection.execute(query)
+        }
+
+
+def set_based_flags(engine, batch):
+    """Each domain's flags by the set-based form (one pass over the batch's candidates)."""
+    flags = domain_flags(batch)
+    with engine.connect() as connection:
+        domain_ids = connection.execute(select(Domain.id).where(Domain.batch_id == batch)).scalars()
+        found = {row.domain_id: row for row in connection.execute(select(flags))}
+    result = {}
+    for domain_id in domain_ids:
+        row = found.get(domain_id)
+        if row is None:
+            result[domain_id] = {Flag.NO_CANDIDATE}
+            continue
+        result[domain_id] = {flag for flag in CANDIDATE_FLAGS if getattr(row, flag.value)}
+        if row.candidates > 1:
+            result[domain_id].add(Flag.AMBIGUOUS)
+    return result
+
+
+def test_the_set_based_flags_agree_with_the_per_domain_conditions(flagged):
+    expected = per_domain_flags(flagged, "qa")
+    assert set_based_flags(flagged, "qa") == expected
+    assert all(any(flag in flags for flags in expected.values()) for flag in Flag)
+    with flagged.connect() as connection:
+        counts = connection.execute(flag_counts("qa")).one()._asdict()
+    assert counts == {
+        "domains": len(expected),
+        **{flag.value: sum(flag in flags for flags in expected.values()) for flag in Flag},
+    }

@@ -15,7 +15,9 @@ from sqlalchemy import Engine, Select, func, select, text
 
 from gleif_data.export import ExportLayout, ExportOptions, export_query
 from gleif_data.filters import DomainFilter
+from gleif_data.flags import flag_counts
 from gleif_data.models import GleifCandidate
+from gleif_data.overview import histogram_query, qa_status_query, registration_status_query
 from tests.conftest import TABLES
 
 OLDER, LATER = "plans-older", "plans-later"
@@ -148,3 +150,48 @@ def test_the_candidate_layout_page_reads_one_page_of_candidates(seeded):
     options = ExportOptions(layout=ExportLayout.CANDIDATE)
     tree = plan(seeded, export_query("postgresql", LATER, options, limit=PAGE))
     assert_reads_one_page_of_candidates(tree)
+
+
+def subplans(tree: dict[str, Any]) -> list[dict[str, Any]]:
+    """The correlated subqueries of a plan: run once per row of the node above them."""
+    return [n for n in nodes(tree) if n.get("Parent Relationship") == "SubPlan"]
+
+
+def scans_of(tree: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    """The nodes that read a table."""
+    return [n for n in nodes(tree) if n.get("Relation Name") == table]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param(flag_counts(LATER), id="flag counts"),
+        pytest.param(histogram_query(LATER), id="histogram"),
+        pytest.param(registration_status_query(LATER), id="registration statuses"),
+    ],
+)
+def test_overview_counts_read_the_candidates_in_passes_not_per_domain(seeded, query):
+    tree = plan(seeded, query)
+    assert subplans(tree) == []
+    # One scan, run once: the flag counts group what it read by LEI and then by domain.
+    assert [n["Actual Loops"] for n in candidate_scans(tree)] == [1]
+
+
+def test_qa_status_counts_read_the_decisions_of_the_batch_once(seeded):
+    with seeded.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO qa_decisions (batch_id, domain, action, decided_by, decided_at) "
+                "SELECT batch_id, domain, CASE WHEN id % 2 = 0 THEN 'accept' ELSE 'reject' END, "
+                "       'ana', now() "
+                "FROM domains WHERE id % 7 = 0"
+            )
+        )
+    try:
+        tree = plan(seeded, qa_status_query(LATER))
+    finally:
+        with seeded.begin() as connection:
+            connection.execute(text("DELETE FROM qa_decisions"))
+    assert subplans(tree) == []
+    decision_scans = scans_of(tree, "qa_decisions")
+    assert [n["Actual Loops"] for n in decision_scans] == [1] * len(decision_scans)
