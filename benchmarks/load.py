@@ -79,6 +79,7 @@ from benchmarks.run import (  # noqa: E402
     sha256,
 )
 from gleif_data.config import normalise_url  # noqa: E402
+from tests.support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -90,14 +91,6 @@ OUT_DIR = OUT_ROOT / "gleif_load"
 LARGE_DOMAINS = 200_000
 MAX_IMPORT_ROWS = 350_000
 EXPORTED_BATCH = "bench-small-a"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 PROBLEMS = (
     '[data-testid="stException"], [data-testid="stAlertContentError"], '
     '[data-testid="stAlertContentWarning"]'
