@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, case, func, literal, select, text
+from sqlalchemy import Engine, Select, case, func, literal, select
 
-from gleif_data.db import is_sqlite
+from gleif_data.db import summary_connection
 from gleif_data.flags import Flag, flag_counts
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
 from gleif_data.qa_state import QaStatus, latest_actions, status_of
@@ -38,25 +36,9 @@ class BatchOverview:
         return self.candidates / self.domains if self.domains else 0.0
 
 
-@contextmanager
-def _summary_connection(engine: Engine) -> Iterator[Connection]:
-    """A transaction whose counts all see one snapshot; on PostgreSQL, without JIT compilation.
-
-    The counts are combined (domains without candidates are all domains minus those with), so
-    they must agree. The queries read every candidate of a batch through wide CASE
-    expressions: compiling them took PostgreSQL 15 longer (up to 10 s at 1 M domains) than
-    running them. (A SQLite transaction reads one snapshot anyway.)
-    """
-    with engine.connect() as connection:
-        if not is_sqlite(engine):
-            connection.execution_options(isolation_level="REPEATABLE READ")
-            connection.execute(text("SET LOCAL jit = off"))
-        yield connection
-
-
 def batch_overview(engine: Engine, batch: str) -> BatchOverview:
     """Count domains by their number of candidates, and candidates by registration status."""
-    with _summary_connection(engine) as connection:
+    with summary_connection(engine) as connection:
         domains = connection.execute(domain_count_query(batch)).scalar_one()
         histogram = dict.fromkeys(BUCKETS, 0)
         candidates = largest = 0
@@ -144,7 +126,7 @@ class QaOverview:
 
 def qa_overview(engine: Engine, batch: str) -> QaOverview:
     """How far QA has come on a batch, and how many domains carry each flag."""
-    with _summary_connection(engine) as connection:
+    with summary_connection(engine) as connection:
         counts = connection.execute(flag_counts(batch)).one()._mapping
         decided = connection.execute(qa_status_query(batch)).all()
     domains = int(counts["domains"])
