@@ -79,7 +79,7 @@ from benchmarks.run import (  # noqa: E402
     sha256,
 )
 from gleif_data.config import normalise_url  # noqa: E402
-from tests.support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support import CHROMIUM, CHROMIUM_ARGS, stop_process  # noqa: E402
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -198,12 +198,7 @@ def served(url: URL, log: Path) -> Iterator[Server]:
             raise SystemExit(f"the app did not start; see {log}")
         yield Server(base, server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
 
 
 def machine_busy() -> tuple[int, int, int]:

@@ -52,6 +52,7 @@ from benchmarks.dataset import (  # noqa: E402
 )
 from gleif_data.config import normalise_url  # noqa: E402
 from gleif_data.export import ExportLayout, ExportOptions, export_query  # noqa: E402
+from tests.support import stop_process  # noqa: E402
 
 OUT_ROOT = BENCH_DIR / "out"
 # One folder per database, so that runs at two scales never write the same files.
@@ -243,12 +244,7 @@ def measure_http(url: URL, batch: str, reference: Row) -> Row:
     except requests.RequestException as exc:
         return Row(name, None, note=f"not available: {type(exc).__name__}")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
 
 
 def _reference_hash() -> str:
@@ -352,18 +348,7 @@ def measure_dashboard(url: URL, batch: str, repeat: int) -> list[Row]:
 
 def measure_import_batch(url: URL, path: Path) -> tuple[Row, Row, Row]:
     """`import-batch` of a CSV against COPY FROM of the same file into a plain table."""
-    dsn = libpq_dsn(url)
-    columns = csv_header(path)
-    reference = checked(
-        run_child([PYTHON, TASKS, "copy-in", dsn, str(path), "bench_copy_target", *columns]),
-        "COPY FROM",
-    )
-    _drop_table(dsn, "bench_copy_target")
-    ref_row = Row(
-        f"reference: COPY FROM of the {_rows_label(path)}-row match CSV into a plain table",
-        reference.seconds,
-        reference.peak_mb,
-    )
+    reference, ref_row = _copy_in_reference(url, path, "-row match CSV")
     _delete_imported_batch(url)
     command = [PYTHON, "-m", "gleif_data", "import-batch", str(path), "--batch", IMPORTED_BATCH]
     child = checked(run_child(command, cli_env(url)), "import-batch")
@@ -418,18 +403,8 @@ def _table_floor(url: URL) -> Child:
 
 def measure_import_gleif(url: URL, path: Path) -> tuple[Row, Row]:
     """`import-gleif` of a golden-copy-shaped file against COPY FROM of the same file."""
+    reference, ref_row = _copy_in_reference(url, path, "-record golden copy")
     dsn = libpq_dsn(url)
-    columns = csv_header(path)
-    reference = checked(
-        run_child([PYTHON, TASKS, "copy-in", dsn, str(path), "bench_copy_target", *columns]),
-        "COPY FROM",
-    )
-    _drop_table(dsn, "bench_copy_target")
-    ref_row = Row(
-        f"reference: COPY FROM of the {_rows_label(path)}-record golden copy into a plain table",
-        reference.seconds,
-        reference.peak_mb,
-    )
     _truncate_reference_data(dsn)
     child = checked(
         run_child([PYTHON, "-m", "gleif_data", "import-gleif", str(path)], cli_env(url)),
@@ -445,6 +420,23 @@ def measure_import_gleif(url: URL, path: Path) -> tuple[Row, Row]:
         note=child.stderr.strip().splitlines()[-1][:160],
     )
     return ref_row, row
+
+
+def _copy_in_reference(url: URL, path: Path, what: str) -> tuple[Child, Row]:
+    """COPY FROM of the file into a plain table (dropped after): an import's reference."""
+    dsn = libpq_dsn(url)
+    columns = csv_header(path)
+    reference = checked(
+        run_child([PYTHON, TASKS, "copy-in", dsn, str(path), "bench_copy_target", *columns]),
+        "COPY FROM",
+    )
+    _drop_table(dsn, "bench_copy_target")
+    row = Row(
+        f"reference: COPY FROM of the {_rows_label(path)}{what} into a plain table",
+        reference.seconds,
+        reference.peak_mb,
+    )
+    return reference, row
 
 
 def _rows_label(path: Path) -> str:

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from gleif_data.bulk_load import copy_rows, insert_rows
+from gleif_data.bulk_load import load_rows
 from gleif_data.csv_input import open_csv
 from gleif_data.errors import InputError
 from gleif_data.lei import normalise_lei
@@ -107,12 +107,8 @@ def _unique_by_lei(records: Iterator[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 def _upsert_chunk(connection: Connection, chunk: list[tuple[Any, ...]]) -> None:
     connection.execute(delete(staging))
-    if connection.dialect.name == "sqlite":
-        insert_rows(connection, staging, chunk)
-        upsert = sqlite_insert(LeiRecord)
-    else:
-        copy_rows(connection, staging, chunk)
-        upsert = pg_insert(LeiRecord)
+    load_rows(connection, staging, chunk)
+    upsert = (sqlite_insert if connection.dialect.name == "sqlite" else pg_insert)(LeiRecord)
     columns = list(GOLDEN_COPY_COLUMNS)
     # SQLite parses ON CONFLICT after INSERT ... SELECT only when the SELECT has a WHERE.
     source = select(*(staging.c[name] for name in columns)).where(true())

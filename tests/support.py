@@ -115,12 +115,17 @@ def running_app(database_url: str, log: Path) -> Iterator[RunningApp]:
         _wait_until_healthy(f"{base}/_stcore/health", process, log)
         yield RunningApp(base, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Ask a server to stop; kill it if it has not stopped after 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
