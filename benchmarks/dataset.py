@@ -78,7 +78,7 @@ class BenchSpec:
 
     def fingerprint(self) -> str:
         """What the database was built from; a mismatch means rebuild."""
-        return f"v1 large={self.large_domains} seed={self.seed}"
+        return f"v2 large={self.large_domains} seed={self.seed}"
 
 
 def database_url(server: URL, spec: BenchSpec) -> URL:
@@ -114,11 +114,27 @@ def ensure_database(server: URL, spec: BenchSpec, say: callable = print) -> URL:
         connection.commit()
     _upgrade(url)
     with psycopg.connect(libpq_dsn(url), autocommit=True) as connection:
+        _decide(connection, spec)
         connection.execute("VACUUM ANALYZE")
         connection.execute(
             "INSERT INTO bench_meta VALUES ('fingerprint', %s)", (spec.fingerprint(),)
         )
     return url
+
+
+def _decide(connection: psycopg.Connection, spec: BenchSpec) -> None:
+    """QA decisions on one domain in seven of the large batch, as mid-way through a review."""
+    connection.execute(
+        """
+        INSERT INTO qa_decisions (batch_id, domain, action, decided_by, decided_at)
+        SELECT batch_id, domain,
+               (ARRAY['accept', 'reject', 'no_match', 'reset'])[
+                   1 + abs(hashint8extended(id, %(seed)s + 4)) %% 4],
+               'bench', now()
+        FROM domains WHERE batch_id = %(batch)s AND abs(hashint8extended(id, %(seed)s + 5)) %% 7 = 0
+        """,
+        {"seed": spec.seed, "batch": LARGE_BATCH},
+    )
 
 
 def _upgrade(url: URL) -> None:

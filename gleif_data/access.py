@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 # Browsing and exporting read these tables; `alembic_version` tells the dashboard whether
-# the schema is up to date, `qa_decisions` holds each domain's review state.
-READ_TABLES = ("domains", "gleif_candidates", "lei_records", "qa_decisions", "alembic_version")
+# the schema is up to date, `qa_decisions` holds each domain's review state, and the Overview
+# reads stored counts from `batch_summaries` while `data_generation` says they are current.
+READ_TABLES = (
+    "domains",
+    "gleif_candidates",
+    "lei_records",
+    "qa_decisions",
+    "alembic_version",
+    "batch_summaries",
+    "data_generation",
+)
 
 
 def reader_grants(role: str, database: str) -> list[str]:

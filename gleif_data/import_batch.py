@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, text
 
+from gleif_data.batch_summary import current_generation, keep_others_current
 from gleif_data.batch_tables import (
     FirstIds,
     advance_sequences,
@@ -25,6 +26,7 @@ from gleif_data.errors import GleifDataError, InputError
 from gleif_data.lei import has_valid_check_digits, normalise_lei
 from gleif_data.models import Domain, GleifCandidate
 from gleif_data.names import label_score, registrable_label
+from gleif_data.overview import refresh_counts
 from gleif_data.read_ahead import read_ahead
 
 TARGET_COLUMNS = ("domain", "lei_code", "legal_name", "match_score", "match_method")
@@ -86,6 +88,7 @@ def import_batch(
         report = ImportReport(batch=batch)
         with write_transaction(engine) as connection:
             lock_for_import(connection)
+            generation_before = current_generation(connection, lock=True)
             if connection.dialect.name != "sqlite":
                 # merge_repeated_domains groups the whole batch; the default work_mem (4 MB)
                 # makes that spill to disk. SET LOCAL lasts as long as the transaction.
@@ -115,6 +118,9 @@ def import_batch(
             report.candidates -= dropped
             report.duplicates_skipped += dropped
             advance_sequences(connection)
+            keep_others_current(connection, batch, generation_before)
+    # Counted now rather than by the first analyst who opens the Overview.
+    refresh_counts(engine, [batch])
     return report
 
 

@@ -28,6 +28,8 @@ from gleif_data.csv_input import open_csv
 from gleif_data.errors import InputError
 from gleif_data.lei import normalise_lei
 from gleif_data.models import LeiRecord
+from gleif_data.overview import refresh_counts
+from gleif_data.queries import list_batch_sizes
 
 # Our column: the golden copy's column (LEI-CDF 3.x names).
 GOLDEN_COPY_COLUMNS = {
@@ -76,6 +78,8 @@ def import_gleif(engine: Engine, path: Path, progress: Callable[[int], None] | N
                 total += len(chunk)
                 progress(len(chunk))
             staging.drop(connection)
+    # Every batch's flags and statuses read the reference data: count them again now.
+    refresh_counts(engine, [size.batch for size in list_batch_sizes(engine)])
     return total
 
 

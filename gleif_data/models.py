@@ -1,10 +1,10 @@
-"""The tables: the two legacy ones as they are, plus GLEIF reference data."""
+"""The tables: the two legacy ones as they are, GLEIF reference data, QA and batch summaries."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -82,3 +82,28 @@ class QaDecision(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_qa_decisions_batch_domain_id", "batch_id", "domain", "id"),)
+
+
+class DataGeneration(Base):
+    """One row: a number that database triggers raise whenever batch or reference data change.
+
+    Every statement that writes `domains`, `gleif_candidates` or `lei_records` raises it,
+    whoever runs it (this project or the legacy matching process), so a stored summary
+    stamped with the current generation is known to be up to date.
+    """
+
+    __tablename__ = "data_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+
+class BatchSummary(Base):
+    """A batch's Overview counts, stored with the data generation they were counted at."""
+
+    __tablename__ = "batch_summaries"
+
+    batch_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    counts: Mapped[dict[str, object]] = mapped_column(JSON)
+    counted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -18,7 +18,7 @@ from gleif_data.config import PROJECT_DIR, normalise_url
 from gleif_data.db import make_engine
 from gleif_data.migrate import upgrade
 
-TABLES = ("gleif_candidates", "domains", "lei_records", "qa_decisions")
+TABLES = ("gleif_candidates", "domains", "lei_records", "qa_decisions", "batch_summaries")
 
 
 def _postgres_url() -> URL:

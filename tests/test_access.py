@@ -5,6 +5,7 @@ import tomllib
 
 import pytest
 import streamlit as st
+from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 from streamlit.testing.v1 import AppTest
@@ -16,7 +17,8 @@ from gleif_data.explore import count_domains, explore_page
 from gleif_data.export import ExportFormat, ExportOptions, export_bytes
 from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
-from gleif_data.migrate import is_up_to_date
+from gleif_data.migrate import alembic_config, is_up_to_date, upgrade
+from gleif_data.overview import batch_overview, qa_overview
 from gleif_data.queries import list_batches
 from tests.fingerprint import database_fingerprint
 from tests.support import write_csv
@@ -102,6 +104,46 @@ def test_a_reader_role_cannot_import(reader, engine, tmp_path):
     with pytest.raises(ProgrammingError, match="permission denied"):
         import_batch(reader, path, "b2")
     assert database_fingerprint(engine) == before
+
+
+def test_a_reader_role_counts_a_stale_batch_without_storing_anything(reader, engine):
+    # The import stored b1's counts; a write by the owner makes them stale.
+    with engine.begin() as connection:
+        connection.execute(
+            text("DELETE FROM gleif_candidates WHERE domain_id = (SELECT min(id) FROM domains)")
+        )
+    before = database_fingerprint(engine)
+    overview = batch_overview(reader, "b1")
+    assert (overview.domains, overview.candidates) == (30, 29)
+    assert qa_overview(reader, "b1").by_flag["no_candidate"] == 1
+    assert database_fingerprint(engine) == before
+
+
+def test_upgrading_lets_roles_that_read_the_tables_read_the_summaries(blank_url):
+    if blank_url.get_backend_name() != "postgresql":
+        pytest.skip("database roles are a PostgreSQL matter")
+    owner = make_engine(blank_url)
+    config = alembic_config()
+    with owner.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")
+    role = f"gleif_old_reader_{os.getpid()}"
+    old_tables = "domains, gleif_candidates, lei_records, qa_decisions, alembic_version"
+    with owner.begin() as connection:
+        connection.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        connection.execute(text(f"CREATE ROLE {role} LOGIN"))
+        connection.execute(text(f"GRANT SELECT ON {old_tables} TO {role}"))
+    upgrade(owner)
+    reader = make_engine(blank_url.set(username=role))
+    try:
+        assert is_up_to_date(reader)
+        assert batch_overview(reader, "none").domains == 0
+    finally:
+        reader.dispose()
+        with owner.begin() as connection:
+            connection.execute(text(f"DROP OWNED BY {role}"))
+            connection.execute(text(f"DROP ROLE {role}"))
+        owner.dispose()
 
 
 def test_the_dashboard_runs_under_a_reader_role(reader, monkeypatch):

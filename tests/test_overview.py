@@ -113,6 +113,11 @@ DECISIONS = [
 @pytest.fixture
 def loaded(engine):
     """The batches, reference records and decisions above, inserted as rows."""
+    return load_dataset(engine)
+
+
+def load_dataset(engine):
+    """Insert the batches, reference records and decisions above; return the engine."""
     domain_rows, candidate_rows = [], []
     for batch, domains in BATCHES.items():
         for name, codes in domains:

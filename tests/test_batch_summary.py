@@ -1,0 +1,185 @@
+"""Stored batch summaries: read while current, counted again after any write to what they count.
+
+A stored row is "tampered" (its domain count set to a number no batch has) to tell a summary
+read from storage apart from one counted afresh.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text, update
+
+from gleif_data.batch_summary import current_generation
+from gleif_data.decisions import record_decision
+from gleif_data.import_batch import import_batch
+from gleif_data.import_gleif import import_gleif
+from gleif_data.models import BatchSummary
+from gleif_data.overview import batch_overview, overview_of, qa_overview
+from gleif_data.qa_state import Action, QaStatus
+from tests.support import write_csv
+from tests.test_overview import (
+    BAD_CHECK,
+    FRENCH,
+    GERMAN,
+    LAPSED_GB,
+    Rows,
+    expected_overview,
+    expected_qa,
+    load_dataset,
+)
+
+TAMPERED = 987_654
+
+
+@pytest.fixture
+def loaded(engine):
+    """The Overview tests' batches, reference records and decisions."""
+    return load_dataset(engine)
+
+
+def stored(engine, batch: str):
+    """The stored row of the batch: generation and counts, or None."""
+    query = select(BatchSummary.generation, BatchSummary.counts)
+    with engine.connect() as connection:
+        return connection.execute(query.where(BatchSummary.batch_id == batch)).one_or_none()
+
+
+def generation(engine) -> int:
+    with engine.connect() as connection:
+        return current_generation(connection)
+
+
+def tamper(engine, batch: str) -> None:
+    """Change the stored counts but not their generation: only a read from storage shows it."""
+    counts = dict(stored(engine, batch).counts, domains=TAMPERED)
+    with engine.begin() as connection:
+        connection.execute(
+            update(BatchSummary).where(BatchSummary.batch_id == batch).values(counts=counts)
+        )
+
+
+def assert_counted_afresh(engine, batch: str) -> None:
+    rows = Rows.read(engine)
+    overview = batch_overview(engine, batch)
+    expected = expected_overview(rows, batch)
+    assert {name: getattr(overview, name) for name in expected} == expected
+    qa = qa_overview(engine, batch)
+    assert {"domains": qa.domains, "by_status": qa.by_status, "by_flag": qa.by_flag} == (
+        expected_qa(rows, batch)
+    )
+    assert stored(engine, batch).generation == generation(engine)
+
+
+def test_the_overview_stores_its_counts_and_reads_them_back(loaded):
+    first = batch_overview(loaded, "qa")
+    row = stored(loaded, "qa")
+    assert row.generation == generation(loaded)
+    assert overview_of(row.counts) == first
+    tamper(loaded, "qa")
+    assert batch_overview(loaded, "qa").domains == TAMPERED
+    assert qa_overview(loaded, "qa").domains == TAMPERED
+
+
+def test_a_batch_without_domains_leaves_no_row(loaded):
+    assert batch_overview(loaded, "no-such-batch").domains == 0
+    assert stored(loaded, "no-such-batch") is None
+
+
+# Writes as another program (the legacy matching process, a DBA) could make them: plain SQL.
+WRITES = {
+    "insert a domain": ("INSERT INTO domains (id, domain, batch_id) VALUES (999, 'new.de', 'qa')",),
+    "insert a candidate": (
+        "INSERT INTO gleif_candidates (id, domain_id, lei_code, legal_name)"
+        " SELECT 999, id, :lei, 'X' FROM domains WHERE domain = 'none.org'",
+        {"lei": GERMAN},
+    ),
+    "delete a candidate": (
+        "DELETE FROM gleif_candidates WHERE lei_code = :lei",
+        {"lei": BAD_CHECK},
+    ),
+    "change a candidate's LEI": (
+        "UPDATE gleif_candidates SET lei_code = :new WHERE lei_code = :old",
+        {"new": FRENCH, "old": LAPSED_GB},
+    ),
+    "move a domain between batches": (
+        "UPDATE domains SET batch_id = 'qa' WHERE id = (SELECT min(id) FROM domains"
+        " WHERE batch_id <> 'qa')",
+    ),
+    "lapse a reference record": (
+        "UPDATE lei_records SET registration_status = 'LAPSED' WHERE lei = :lei",
+        {"lei": GERMAN},
+    ),
+    "delete a reference record": ("DELETE FROM lei_records WHERE lei = :lei", {"lei": FRENCH}),
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_any_write_to_the_counted_tables_makes_the_overview_count_again(loaded, write):
+    batch_overview(loaded, "qa")
+    tamper(loaded, "qa")
+    before = generation(loaded)
+    with loaded.begin() as connection:
+        connection.execute(text(WRITES[write][0]), *WRITES[write][1:])
+    assert generation(loaded) > before
+    assert_counted_afresh(loaded, "qa")
+
+
+def test_truncating_the_reference_data_makes_the_overview_count_again(loaded):
+    if loaded.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    batch_overview(loaded, "qa")
+    tamper(loaded, "qa")
+    with loaded.begin() as connection:
+        connection.execute(text("TRUNCATE lei_records"))
+    assert_counted_afresh(loaded, "qa")
+
+
+def test_a_decision_moves_the_qa_progress_but_not_the_stored_counts(loaded):
+    undecided = qa_overview(loaded, "qa").by_status[QaStatus.UNDECIDED.value]
+    before = generation(loaded)
+    record_decision(loaded, batch="qa", domain="none.org", action=Action.NO_MATCH, decided_by="ana")
+    assert generation(loaded) == before
+    assert qa_overview(loaded, "qa").by_status[QaStatus.UNDECIDED.value] == undecided - 1
+
+
+def test_an_import_counts_its_batch_and_keeps_the_other_summaries_current(loaded, tmp_path):
+    batch_overview(loaded, "qa")
+    tamper(loaded, "qa")
+    rows = [["a.de", GERMAN, "A", "", ""], ["a.de", FRENCH, "A", "", ""], ["b.fr", "", "", "", ""]]
+    import_batch(loaded, write_csv(tmp_path / "new.csv", rows), "new")
+    row = stored(loaded, "new")
+    assert row.generation == generation(loaded)
+    expected = expected_overview(Rows.read(loaded), "new")
+    overview = overview_of(row.counts)
+    assert {name: getattr(overview, name) for name in expected} == expected
+    # The import wrote nothing that "qa" counts: its summary was carried over, not recounted.
+    assert stored(loaded, "qa").generation == generation(loaded)
+    assert batch_overview(loaded, "qa").domains == TAMPERED
+
+
+def test_replacing_a_batch_counts_it_again(loaded, tmp_path):
+    import_batch(loaded, write_csv(tmp_path / "one.csv", [["a.de", GERMAN, "A", "", ""]]), "new")
+    tamper(loaded, "new")
+    rows = [["a.de", GERMAN, "A", "", ""], ["b.de", GERMAN, "B", "", ""]]
+    import_batch(loaded, write_csv(tmp_path / "two.csv", rows), "new", replace=True)
+    assert_counted_afresh(loaded, "new")
+    assert batch_overview(loaded, "new").domains == 2
+
+
+def test_importing_reference_data_counts_every_batch_again(loaded, tmp_path):
+    batch_overview(loaded, "qa")
+    tamper(loaded, "qa")
+    golden = tmp_path / "golden.csv"
+    golden.write_text(
+        f"LEI,Entity.LegalName,Registration.RegistrationStatus\n{GERMAN},GERMAN AG,LAPSED\n",
+        encoding="utf-8",
+    )
+    import_gleif(loaded, golden)
+    # Counted by the import itself, before anyone opened the Overview.
+    counts = stored(loaded, "qa").counts
+    assert counts["domains"] != TAMPERED
+    assert (
+        counts["registration_statuses"]["LAPSED"]
+        == (expected_overview(Rows.read(loaded), "qa")["registration_statuses"]["LAPSED"])
+    )
+    assert_counted_afresh(loaded, "qa")
