@@ -218,6 +218,7 @@ def write_export(
         write_csv,
         write_json,
         write_parquet,
+        write_parquet_from_csv,
         write_xlsx,
     )
 
@@ -228,6 +229,9 @@ def write_export(
             return write_xlsx(out, options.columns, _chunks(engine, query), progress)
         if options.format is ExportFormat.PARQUET:
             schema = parquet_schema(options)
+            if not is_sqlite(engine):
+                blocks = _copy_blocks(engine, query)
+                return write_parquet_from_csv(out, blocks, progress, schema)
             return write_parquet(out, options.columns, _chunks(engine, query), progress, schema)
         return write_json(out, options.columns, _chunks(engine, query), progress)
     except ExportLimitError as exc:
@@ -258,22 +262,28 @@ def _copy_csv(
     engine: Engine, query: Select[Any], out: BinaryIO, progress: Callable[[int], None]
 ) -> int:
     """PostgreSQL writes the CSV itself with COPY; we only pass its bytes on."""
-    compiled = query.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
-    # NULL is never produced (every column is coalesced); naming a marker other than the
-    # empty string stops COPY from quoting empty strings, so the bytes match csv.writer's.
-    statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '\\N')"
     rows = -1  # the header line is no row
+    for block in _copy_blocks(engine, query):
+        out.write(block)
+        # Every row ends in a newline; only the count shown by a progress bar
+        # can be off, by the newlines inside quoted names.
+        newlines = bytes(block).count(b"\n")
+        progress(newlines if rows >= 0 else newlines - 1)
+        rows += newlines
+    return max(rows, 0)
+
+
+def _copy_blocks(engine: Engine, query: Select[Any]) -> Iterator[bytes]:
+    """The query's rows as CSV with a header, in blocks, written by PostgreSQL's COPY."""
+    compiled = query.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
+    # The domain layout never produces NULL (every column is coalesced); naming a marker
+    # other than the empty string stops COPY from quoting empty strings, so the bytes match
+    # csv.writer's. The candidate layout's NULLs come out as the unquoted marker.
+    statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '\\N')"
     with engine.connect() as connection:
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor, cursor.copy(statement, compiled.params) as copy:
-            for block in copy:
-                out.write(block)
-                # Every row ends in a newline; only the count shown by a progress bar
-                # can be off, by the newlines inside quoted names.
-                newlines = bytes(block).count(b"\n")
-                progress(newlines if rows >= 0 else newlines - 1)
-                rows += newlines
-    return max(rows, 0)
+            yield from copy
 
 
 def _guard(column: ColumnElement[Any]) -> ColumnElement[Any]:

@@ -298,3 +298,40 @@ def test_a_preview_is_the_first_rows_of_the_export(engine, tmp_path, layout, fil
         everything = connection.execute(export_query(engine.dialect.name, "b1", options)).all()
     assert everything
     assert preview_rows(engine, "b1", options, limit=7) == [tuple(row) for row in everything[:7]]
+
+
+# Values a legacy database may hold that CSV text could blur: NULL beside an empty string and
+# the COPY NULL marker as text, a line break, quotes, a formula, a non-Latin script.
+AWKWARD_NAMES = [None, "", "\\N", "Line\nbreak", '"Quoted", Inc', "=1+1", "Ελληνική Α.Ε."]
+
+
+@pytest.mark.parametrize("layout", list(ExportLayout))
+@pytest.mark.parametrize("with_qa", [False, True])
+def test_parquet_holds_exactly_the_rows_of_the_export_query(engine, layout, with_qa):
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO domains (id, domain, batch_id) VALUES (1, 'a.com', 'b1'),"
+                 " (2, NULL, 'b1'), (3, 'c.com', 'b1')")
+        )  # fmt: skip
+        for i, name in enumerate(AWKWARD_NAMES):
+            connection.execute(
+                text(
+                    "INSERT INTO gleif_candidates (id, domain_id, lei_code, legal_name,"
+                    " match_score, name_score) VALUES (:id, :domain_id, :lei, :name, :score, :fit)"
+                ),
+                {
+                    "id": i + 1,
+                    "domain_id": 1 + i % 2,
+                    "lei": None if i == 0 else f"{ACME[:-2]}{i:02d}",
+                    "name": name,
+                    "score": None if i % 3 == 0 else 1 / (i + 2),
+                    "fit": None if i % 2 else i * 10,
+                },
+            )
+    options = ExportOptions(format=ExportFormat.PARQUET, layout=layout, with_qa=with_qa)
+    table = pq.read_table(io.BytesIO(export_bytes(engine, "b1", options)))
+    with engine.connect() as connection:
+        expected = connection.execute(export_query(engine.dialect.name, "b1", options)).all()
+    assert table.column_names == list(options.columns)
+    assert table.to_pylist() == [dict(zip(options.columns, row, strict=True)) for row in expected]
+    assert len(expected) == (3 if layout is ExportLayout.DOMAIN else len(AWKWARD_NAMES) + 1)
