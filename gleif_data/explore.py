@@ -16,6 +16,7 @@ from gleif_data.db import LIST_SEPARATOR
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import domain_flag_list
 from gleif_data.models import Domain, GleifCandidate
+from gleif_data.overview import count_from_summary
 from gleif_data.qa_state import status_expression
 
 DEFAULT_PAGE_SIZE = 50
@@ -136,7 +137,10 @@ def explore_page(
 
 
 def count_domains(engine: Engine, batch: str, filters: DomainFilter) -> int:
-    """How many domains of the batch pass the filters."""
+    """How many domains of the batch pass the filters (from the batch's counts when they can)."""
+    known = count_from_summary(engine, batch, filters)
+    if known is not None:
+        return known
     d = Domain.__table__.alias("d")
     count = _candidate_count(batch, d) if filters.uses_counts else None
     query = (

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from gleif_data.batch_summary import Counts, current_generation, store_counts, stored_counts
 from gleif_data.db import summary_connection
+from gleif_data.filters import DomainFilter
 from gleif_data.flags import Flag, flag_counts
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
 from gleif_data.qa_state import QaStatus, latest_actions, status_of
@@ -119,6 +120,26 @@ def _keep(engine: Engine, batch: str, current: _Current) -> None:
     """
     if current.counted_now and current.counts["domains"]:
         store_counts(engine, batch, current.generation, current.counts)
+
+
+def count_from_summary(engine: Engine, batch: str, filters: DomainFilter) -> int | None:
+    """How many domains pass the filters, when the batch's counts answer that; else None.
+
+    They answer no filter at all (from current stored counts only: a plain count is cheap)
+    and one flag alone. Counting one flag reads the whole batch, as counting every flag
+    does, so stale counts are counted again and stored: later flags are then instant.
+    """
+    if filters == DomainFilter():
+        with engine.connect() as connection:
+            counts = stored_counts(connection, batch, current_generation(connection))
+        return None if counts is None else int(counts["domains"])
+    if len(filters.flags) != 1 or filters != DomainFilter(flags=filters.flags):
+        return None
+    [flag] = filters.flags
+    with summary_connection(engine) as connection:
+        current = _current_counts(connection, batch)
+    _keep(engine, batch, current)
+    return int(current.counts["flags"][flag.value])
 
 
 def domain_count_query(batch: str) -> Select[tuple[int]]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, Select, func, select
 
 from gleif_data.errors import GleifDataError
-from gleif_data.models import Domain, GleifCandidate, LeiRecord, QaDecision
+from gleif_data.models import DataGeneration, Domain, GleifCandidate, QaDecision
 
 
 class UnknownBatchError(GleifDataError):
@@ -84,21 +84,21 @@ def require_batch(engine: Engine, batch: str) -> None:
     raise UnknownBatchError(f"no batch named {batch!r} (batches: {known})")
 
 
-def data_version(engine: Engine) -> tuple[object, ...]:
-    """Changes when an import adds or replaces rows, or a decision is made.
+class DataVersion(NamedTuple):
+    """A cheap key for cached summaries: it changes whenever what they count changes."""
 
-    A cheap key for cached summaries: each part is the maximum of an indexed column. (An
-    upsert that only updates reference records leaves it alone; the cache's time limit
-    catches those.)
-    """
+    generation: int  # raised by every write to domains, candidates or reference records
+    decisions: int | None  # the newest decision's id
+
+
+def data_version(engine: Engine) -> DataVersion:
+    """The data generation and the newest decision: two indexed single-row reads."""
     query = select(
-        select(func.max(Domain.id)).scalar_subquery(),
-        select(func.max(GleifCandidate.id)).scalar_subquery(),
-        select(func.max(LeiRecord.lei)).scalar_subquery(),
+        select(DataGeneration.generation).where(DataGeneration.id == 1).scalar_subquery(),
         select(func.max(QaDecision.id)).scalar_subquery(),
     )
     with engine.connect() as connection:
-        return tuple(connection.execute(query).one())
+        return DataVersion(*connection.execute(query).one())
 
 
 def ping(engine: Engine) -> None:

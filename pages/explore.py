@@ -10,12 +10,12 @@ from pages.ui import (
     cached_count,
     choose_batch,
     clear_filters,
+    count_version,
     database_or_stop,
     describe_filters,
     filter_controls,
     guarded,
     reset_page,
-    version,
 )
 
 PAGE_SIZE = 50
@@ -52,7 +52,6 @@ def cursor(name: str) -> Cursor | None:
 
 after, before = cursor("after"), cursor("before")
 with st.spinner("Loading domains..."):
-    matching = guarded(lambda: cached_count(summary.batch, filters, version()))
     page = guarded(
         lambda: explore_page(
             engine, summary.batch, filters, sort=sort, after=after, before=before, size=PAGE_SIZE
@@ -71,8 +70,10 @@ if not page.rows:
         st.button("Back to the first page", on_click=reset_page)
     st.stop()
 
-st.caption(
-    f"{matching:,} of {summary.domains:,} domains match. Select a row to see its candidates."
+# The page shows before the count: counting a filter can read the whole batch.
+count_line = st.empty()
+count_line.caption(
+    f"Counting the matching domains of {summary.domains:,}... Select a row to see its candidates."
 )
 table = pd.DataFrame(
     {
@@ -138,6 +139,11 @@ with st.container(horizontal=True, vertical_alignment="center"):
         args=("after", page.next_after),
     )
     st.caption(f"{len(page.rows)} domains on this page")
+
+matching = guarded(lambda: cached_count(summary.batch, filters, count_version(filters)))
+count_line.caption(
+    f"{matching:,} of {summary.domains:,} domains match. Select a row to see its candidates."
+)
 
 
 def close_bulk_dialog() -> None:

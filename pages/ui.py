@@ -23,7 +23,7 @@ from gleif_data.overview import (
     qa_overview,
 )
 from gleif_data.qa_state import QaStatus
-from gleif_data.queries import BatchSize, data_version, list_batch_sizes, ping
+from gleif_data.queries import BatchSize, DataVersion, data_version, list_batch_sizes, ping
 from gleif_data.statement_timeout import (
     is_statement_timeout,
     statement_timeout_seconds,
@@ -95,9 +95,18 @@ def cached_count(batch: str, filters: DomainFilter, data_key: tuple[object, ...]
     return count_domains(engine(), batch, filters)
 
 
-def version() -> tuple[object, ...]:
-    """The current data version (a cheap query on indexed columns)."""
+def version() -> DataVersion:
+    """The current data version (two single-row reads)."""
     return guarded(lambda: data_version(engine()))
+
+
+def count_version(filters: DomainFilter) -> DataVersion:
+    """The data version a filtered count depends on: decisions count for a QA-state filter only.
+
+    So recording a decision keeps the cached counts of every other filter.
+    """
+    current = version()
+    return current if filters.qa_status is not None else current._replace(decisions=None)
 
 
 def require_sign_in() -> None:

@@ -11,10 +11,13 @@ from sqlalchemy import select, text, update
 
 from gleif_data.batch_summary import current_generation
 from gleif_data.decisions import record_decision
+from gleif_data.explore import count_domains
+from gleif_data.filters import DomainFilter
+from gleif_data.flags import Flag
 from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
 from gleif_data.models import BatchSummary
-from gleif_data.overview import batch_overview, overview_of, qa_overview
+from gleif_data.overview import batch_overview, count_from_summary, overview_of, qa_overview
 from gleif_data.qa_state import Action, QaStatus
 from tests.support import write_csv
 from tests.test_overview import (
@@ -23,6 +26,7 @@ from tests.test_overview import (
     GERMAN,
     LAPSED_GB,
     Rows,
+    candidate_flags,
     expected_overview,
     expected_qa,
     load_dataset,
@@ -134,7 +138,7 @@ def test_truncating_the_reference_data_makes_the_overview_count_again(loaded):
     assert_counted_afresh(loaded, "qa")
 
 
-def test_a_decision_moves_the_qa_progress_but_not_the_stored_counts(loaded):
+def test_a_decision_moves_the_qa_progress_but_not_the_count_from_summarys(loaded):
     undecided = qa_overview(loaded, "qa").by_status[QaStatus.UNDECIDED.value]
     before = generation(loaded)
     record_decision(loaded, batch="qa", domain="none.org", action=Action.NO_MATCH, decided_by="ana")
@@ -183,3 +187,48 @@ def test_importing_reference_data_counts_every_batch_again(loaded, tmp_path):
         == (expected_overview(Rows.read(loaded), "qa")["registration_statuses"]["LAPSED"])
     )
     assert_counted_afresh(loaded, "qa")
+
+
+def test_a_count_by_one_flag_or_none_comes_from_the_count_from_summarys(loaded):
+    expected = expected_qa(Rows.read(loaded), "qa")
+    batch_overview(loaded, "qa")
+    for flag in Flag:
+        assert (
+            count_domains(loaded, "qa", DomainFilter(flags={flag}))
+            == (expected["by_flag"][flag.value])
+        )
+    tamper(loaded, "qa")
+    assert count_domains(loaded, "qa", DomainFilter()) == TAMPERED
+    # Two flags, or a flag with another filter, are counted by a query.
+    both = DomainFilter(flags={Flag.SHARED_LEI, Flag.COUNTRY_MISMATCH})
+    assert count_from_summary(loaded, "qa", both) is None
+    narrowed = DomainFilter(flags={Flag.SHARED_LEI}, domain_contains="acme")
+    assert count_from_summary(loaded, "qa", narrowed) is None
+    rows = Rows.read(loaded)
+    codes = rows.codes_by_domain("qa")
+    assert count_domains(loaded, "qa", narrowed) == sum(
+        1
+        for domain_id, name in rows.batch_domains("qa")
+        if "acme" in (name or "")
+        and any(
+            Flag.SHARED_LEI in candidate_flags(rows, "qa", domain_id, name, code)
+            for code in codes.get(domain_id, [])
+        )
+    )
+
+
+def test_a_count_is_not_taken_from_stale_count_from_summarys(loaded):
+    batch_overview(loaded, "qa")
+    tamper(loaded, "qa")
+    with loaded.begin() as connection:
+        connection.execute(text("DELETE FROM domains WHERE domain = 'none.org'"))
+    assert count_from_summary(loaded, "qa", DomainFilter()) is None
+    assert count_domains(loaded, "qa", DomainFilter()) == len(Rows.read(loaded).batch_domains("qa"))
+    # A flag count counts the whole batch again, and stores it.
+    expected = expected_qa(Rows.read(loaded), "qa")["by_flag"]
+    assert (
+        count_domains(loaded, "qa", DomainFilter(flags={Flag.NO_CANDIDATE}))
+        == (expected[Flag.NO_CANDIDATE.value])
+    )
+    assert stored(loaded, "qa").generation == generation(loaded)
+    assert stored(loaded, "qa").counts["flags"] == expected
