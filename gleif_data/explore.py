@@ -16,7 +16,7 @@ from gleif_data.db import LIST_SEPARATOR
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import domain_flag_list
 from gleif_data.models import Domain, GleifCandidate
-from gleif_data.overview import count_from_summary
+from gleif_data.overview import count_from_summary, lacks_a_flag
 from gleif_data.qa_state import status_expression
 
 DEFAULT_PAGE_SIZE = 50
@@ -104,6 +104,8 @@ def explore_page(
     size: int = DEFAULT_PAGE_SIZE,
 ) -> ExplorePage:
     """The page after `after` (or before `before`, or the first page) of the filtered batch."""
+    if lacks_a_flag(engine, batch, filters.flags):
+        return ExplorePage(rows=[], next_after=None, previous_before=None)
     d = Domain.__table__.alias("d")
     count = _candidate_count(batch, d) if sort.uses_counts or filters.uses_counts else None
     keys = _sort_keys(sort, d, count)

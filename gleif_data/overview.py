@@ -142,6 +142,20 @@ def count_from_summary(engine: Engine, batch: str, filters: DomainFilter) -> int
     return int(current.counts["flags"][flag.value])
 
 
+def lacks_a_flag(engine: Engine, batch: str, flags: Iterable[Flag]) -> bool:
+    """Whether the batch's current stored counts say that no domain has one of the flags.
+
+    Then no domain passes a filter on them, and a page need not look for one: finding that
+    a rare flag is absent means reading the whole batch.
+    """
+    flags = list(flags)
+    if not flags:
+        return False
+    with engine.connect() as connection:
+        counts = stored_counts(connection, batch, current_generation(connection))
+    return counts is not None and any(counts["flags"][flag.value] == 0 for flag in flags)
+
+
 def domain_count_query(batch: str) -> Select[tuple[int]]:
     """How many domains the batch has."""
     return select(func.count()).where(Domain.batch_id == batch)

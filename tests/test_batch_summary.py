@@ -11,7 +11,7 @@ from sqlalchemy import select, text, update
 
 from gleif_data.batch_summary import current_generation
 from gleif_data.decisions import record_decision
-from gleif_data.explore import count_domains
+from gleif_data.explore import count_domains, explore_page
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import Flag
 from gleif_data.import_batch import import_batch
@@ -232,3 +232,22 @@ def test_a_count_is_not_taken_from_stale_count_from_summarys(loaded):
     )
     assert stored(loaded, "qa").generation == generation(loaded)
     assert stored(loaded, "qa").counts["flags"] == expected
+
+
+def test_a_page_on_a_flag_no_domain_has_is_empty_without_looking(loaded):
+    expected = expected_qa(Rows.read(loaded), "qa")["by_flag"]
+    batch_overview(loaded, "qa")
+    flagged = DomainFilter(flags={Flag.SHARED_LEI})
+    assert len(explore_page(loaded, "qa", flagged).rows) == expected[Flag.SHARED_LEI.value]
+    # Stored counts that say nobody has the flag are believed while current ...
+    counts = stored(loaded, "qa").counts
+    counts["flags"][Flag.SHARED_LEI.value] = 0
+    with loaded.begin() as connection:
+        connection.execute(
+            update(BatchSummary).where(BatchSummary.batch_id == "qa").values(counts=counts)
+        )
+    assert explore_page(loaded, "qa", flagged).rows == []
+    # ... and not once another write made them stale.
+    with loaded.begin() as connection:
+        connection.execute(text("DELETE FROM domains WHERE domain = 'none.org'"))
+    assert len(explore_page(loaded, "qa", flagged).rows) == expected[Flag.SHARED_LEI.value]
