@@ -80,6 +80,8 @@ def _prepare_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: An
     dbapi_connection.create_function(
         "lei_check_digits_valid", 1, _lei_check_digits_valid, deterministic=True
     )
+    # PostgreSQL's string_agg (SQLite has it from 3.44 on; Python 3.11 ships 3.40).
+    dbapi_connection.create_aggregate("string_agg", 2, _StringAgg)
     dbapi_connection.execute("PRAGMA foreign_keys = ON")
     dbapi_connection.execute("PRAGMA journal_mode = WAL")
 
@@ -102,6 +104,22 @@ def _gleif_fold(value: str | None) -> str | None:
 
 def _lei_check_digits_valid(code: str | None) -> int:
     return int(code is not None and has_valid_check_digits(code))
+
+
+class _StringAgg:
+    """string_agg(value, separator) for SQLite: NULL values skipped, NULL when none is left."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        self.separator = ""
+
+    def step(self, value: Any, separator: str) -> None:
+        if value is not None:
+            self.values.append(str(value))
+            self.separator = separator
+
+    def finalize(self) -> str | None:
+        return self.separator.join(self.values) if self.values else None
 
 
 def _strpos(haystack: str | None, needle: str | None) -> int | None:

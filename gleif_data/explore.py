@@ -16,7 +16,7 @@ from gleif_data.db import LIST_SEPARATOR
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import domain_flag_list
 from gleif_data.models import Domain, GleifCandidate
-from gleif_data.overview import count_from_summary, lacks_a_flag
+from gleif_data.overview import count_from_summary, domains_with_flags
 from gleif_data.qa_state import status_expression
 
 DEFAULT_PAGE_SIZE = 50
@@ -104,14 +104,15 @@ def explore_page(
     size: int = DEFAULT_PAGE_SIZE,
 ) -> ExplorePage:
     """The page after `after` (or before `before`, or the first page) of the filtered batch."""
-    if lacks_a_flag(engine, batch, filters.flags):
+    flagged = domains_with_flags(engine, batch, filters.flags)
+    if flagged is not None and not flagged:
         return ExplorePage(rows=[], next_after=None, previous_before=None)
     d = Domain.__table__.alias("d")
     count = _candidate_count(batch, d) if sort.uses_counts or filters.uses_counts else None
     keys = _sort_keys(sort, d, count)
     backwards = before is not None
     query = select(d.c.id, *(key for key, _ in keys[:-1])).where(
-        d.c.batch_id == batch, *filters.conditions(d, count)
+        d.c.batch_id == batch, *filters.conditions(d, count), *_among(d, flagged)
     )
     cursor = before if backwards else after
     if cursor is not None:
@@ -143,15 +144,23 @@ def count_domains(engine: Engine, batch: str, filters: DomainFilter) -> int:
     known = count_from_summary(engine, batch, filters)
     if known is not None:
         return known
+    flagged = domains_with_flags(engine, batch, filters.flags)
+    if flagged is not None and not flagged:
+        return 0
     d = Domain.__table__.alias("d")
     count = _candidate_count(batch, d) if filters.uses_counts else None
     query = (
         select(func.count())
         .select_from(d)
-        .where(d.c.batch_id == batch, *filters.conditions(d, count))
+        .where(d.c.batch_id == batch, *filters.conditions(d, count), *_among(d, flagged))
     )
     with engine.connect() as connection:
         return connection.execute(query).scalar_one()
+
+
+def _among(d: Any, ids: set[int] | None) -> list[ColumnElement[bool]]:
+    """No condition, or: the domain is one of `ids` (the filters still apply to them)."""
+    return [] if ids is None else [d.c.id.in_(sorted(ids))]
 
 
 def _candidate_count(batch: str, d: Any) -> ColumnElement[int]:

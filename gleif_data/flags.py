@@ -28,6 +28,7 @@ from sqlalchemy import (
     Subquery,
     and_,
     case,
+    cast,
     exists,
     false,
     func,
@@ -37,6 +38,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.types import Text
 
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
 
@@ -260,25 +262,56 @@ def _lei_facts(candidates: CTE) -> CTE:
     )
 
 
+# A flag that at most this many domains of a batch have is "rare": the batch's stored counts
+# keep those domains' ids, so that a page filtered on it need not read the whole batch.
+RARE_FLAG_LIMIT = 1_000
+
+
 def flag_counts(batch: str) -> Select[Any]:
-    """One row: the batch's number of `domains` and, per flag, how many of them have it."""
-    flags = domain_flags(batch)
-    sums = {flag: func.sum(flags.c[flag.value]) for flag in CANDIDATE_FLAGS}
-    sums[Flag.AMBIGUOUS] = func.sum(case((flags.c.candidates > 1, 1), else_=0))
+    """One row: the batch's number of `domains`; per flag, how many of them have it and, when
+    at most RARE_FLAG_LIMIT do, which (`<flag>_ids`, comma-separated ids, else NULL)."""
+    per_domain = (
+        select(*domain_flags(batch).c)
+        .cte("per_domain")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    has = {flag: per_domain.c[flag.value] == 1 for flag in CANDIDATE_FLAGS}
+    has[Flag.AMBIGUOUS] = per_domain.c.candidates > 1
     totals = (
         select(
             func.count().label("with_candidates"),
-            *(func.coalesce(total, 0).label(flag.value) for flag, total in sums.items()),
+            *(
+                func.coalesce(func.sum(case((condition, 1), else_=0)), 0).label(flag.value)
+                for flag, condition in has.items()
+            ),
         )
-        .select_from(flags)
+        .select_from(per_domain)
         .subquery("totals")
     )
     size = select(func.count().label("domains")).where(Domain.batch_id == batch).subquery("size")
-    counts = {flag: totals.c[flag.value] for flag in sums}
+    counts = {flag: totals.c[flag.value] for flag in has}
     counts[Flag.NO_CANDIDATE] = size.c.domains - totals.c.with_candidates
-    return select(size.c.domains, *(counts[flag].label(flag.value) for flag in Flag)).select_from(
-        size.join(totals, true())
+    members = {
+        flag: select(per_domain.c.domain_id).where(condition) for flag, condition in has.items()
+    }
+    d = Domain.__table__.alias("fc_d")
+    members[Flag.NO_CANDIDATE] = select(d.c.id).where(
+        d.c.batch_id == batch, d.c.id.not_in(select(per_domain.c.domain_id))
     )
+    ids = {
+        # The limit is a condition on the outer row alone: PostgreSQL tests it once and
+        # skips the scan of a common flag.
+        flag: members[flag]
+        .with_only_columns(func.string_agg(cast(members[flag].selected_columns[0], Text), ","))
+        .where(counts[flag] <= RARE_FLAG_LIMIT)
+        .scalar_subquery()
+        for flag in Flag
+    }
+    return select(
+        size.c.domains,
+        *(counts[flag].label(flag.value) for flag in Flag),
+        *(ids[flag].label(f"{flag.value}_ids") for flag in Flag),
+    ).select_from(size.join(totals, true()))
 
 
 def flag_list(conditions: dict[Flag, ColumnElement[bool]]) -> ColumnElement[str]:

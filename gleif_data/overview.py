@@ -93,6 +93,12 @@ def count_batch(connection: Connection, batch: str) -> Counts:
         "histogram": histogram,
         "registration_statuses": {status: int(count) for status, count in statuses},
         "flags": {flag.value: int(flags[flag.value]) for flag in Flag},
+        # Ids of the domains with a rare flag (flags.RARE_FLAG_LIMIT), for the pages.
+        "rare_flag_ids": {
+            flag.value: sorted(int(i) for i in ids.split(","))
+            for flag in Flag
+            if (ids := flags[f"{flag.value}_ids"])
+        },
     }
 
 
@@ -142,18 +148,27 @@ def count_from_summary(engine: Engine, batch: str, filters: DomainFilter) -> int
     return int(current.counts["flags"][flag.value])
 
 
-def lacks_a_flag(engine: Engine, batch: str, flags: Iterable[Flag]) -> bool:
-    """Whether the batch's current stored counts say that no domain has one of the flags.
+def domains_with_flags(engine: Engine, batch: str, flags: Iterable[Flag]) -> set[int] | None:
+    """Ids of the batch's domains with all these flags, when current stored counts know them.
 
-    Then no domain passes a filter on them, and a page need not look for one: finding that
-    a rare flag is absent means reading the whole batch.
+    They know when one of the flags is rare (flags.RARE_FLAG_LIMIT) or absent: then a page
+    or count filtered on it reads those domains only instead of the whole batch. None when
+    they do not know (no flag, a common flag, or counts that are not current).
     """
     flags = list(flags)
     if not flags:
-        return False
+        return None
     with engine.connect() as connection:
         counts = stored_counts(connection, batch, current_generation(connection))
-    return counts is not None and any(counts["flags"][flag.value] == 0 for flag in flags)
+    if counts is None:
+        return None
+    rare = counts.get("rare_flag_ids", {})
+    known = [
+        set(rare.get(flag.value, []))
+        for flag in flags
+        if counts["flags"][flag.value] == 0 or flag.value in rare
+    ]
+    return set.intersection(*known) if known else None
 
 
 def domain_count_query(batch: str) -> Select[tuple[int]]:

@@ -242,6 +242,7 @@ def test_a_page_on_a_flag_no_domain_has_is_empty_without_looking(loaded):
     # Stored counts that say nobody has the flag are believed while current ...
     counts = stored(loaded, "qa").counts
     counts["flags"][Flag.SHARED_LEI.value] = 0
+    counts["rare_flag_ids"].pop(Flag.SHARED_LEI.value)
     with loaded.begin() as connection:
         connection.execute(
             update(BatchSummary).where(BatchSummary.batch_id == "qa").values(counts=counts)
@@ -251,3 +252,69 @@ def test_a_page_on_a_flag_no_domain_has_is_empty_without_looking(loaded):
     with loaded.begin() as connection:
         connection.execute(text("DELETE FROM domains WHERE domain = 'none.org'"))
     assert len(explore_page(loaded, "qa", flagged).rows) == expected[Flag.SHARED_LEI.value]
+
+
+def flagged_in_python(rows: Rows, batch: str, flag: Flag) -> list[int]:
+    """Ids of the batch's domains with the flag, by the plain-Python rules."""
+    codes = rows.codes_by_domain(batch)
+    found = []
+    for domain_id, name in rows.batch_domains(batch):
+        domain_codes = codes.get(domain_id, [])
+        has = {
+            Flag.NO_CANDIDATE: not domain_codes,
+            Flag.AMBIGUOUS: len(domain_codes) > 1,
+        }.get(flag)
+        if has is None:
+            has = any(
+                flag in candidate_flags(rows, batch, domain_id, name, c) for c in domain_codes
+            )
+        if has:
+            found.append(domain_id)
+    return found
+
+
+def test_the_stored_counts_keep_the_ids_of_rare_flags(loaded):
+    batch_overview(loaded, "qa")
+    rows = Rows.read(loaded)
+    rare = stored(loaded, "qa").counts["rare_flag_ids"]
+    assert rare == {
+        flag.value: ids for flag in Flag if (ids := flagged_in_python(rows, "qa", flag))
+    }
+
+
+def test_flags_over_the_limit_keep_no_ids(loaded, monkeypatch):
+    monkeypatch.setattr("gleif_data.flags.RARE_FLAG_LIMIT", 1)
+    batch_overview(loaded, "qa")
+    rows = Rows.read(loaded)
+    rare = stored(loaded, "qa").counts["rare_flag_ids"]
+    assert rare == {
+        flag.value: ids for flag in Flag if len(ids := flagged_in_python(rows, "qa", flag)) == 1
+    }
+    assert any(len(flagged_in_python(rows, "qa", flag)) > 1 for flag in Flag)
+
+
+def test_pages_and_counts_on_a_rare_flag_read_its_stored_ids(loaded):
+    batch_overview(loaded, "qa")
+    rows = Rows.read(loaded)
+    shared = flagged_in_python(rows, "qa", Flag.SHARED_LEI)
+    assert len(shared) > 1
+    flagged = DomainFilter(flags={Flag.SHARED_LEI})
+    assert [r.domain_id for r in explore_page(loaded, "qa", flagged).rows] == shared
+    # Stored ids that leave one domain out are believed while current ...
+    counts = stored(loaded, "qa").counts
+    counts["rare_flag_ids"][Flag.SHARED_LEI.value] = shared[1:]
+    with loaded.begin() as connection:
+        connection.execute(
+            update(BatchSummary).where(BatchSummary.batch_id == "qa").values(counts=counts)
+        )
+    assert [r.domain_id for r in explore_page(loaded, "qa", flagged).rows] == shared[1:]
+    # (A second filter, which passes every domain, makes the count a query.)
+    every = DomainFilter(flags={Flag.SHARED_LEI}, min_candidates=0)
+    assert count_domains(loaded, "qa", every) == len(shared) - 1
+    # ... the other filters still apply to them ...
+    narrowed = DomainFilter(flags={Flag.SHARED_LEI}, domain_contains="no-such-text")
+    assert explore_page(loaded, "qa", narrowed).rows == []
+    # ... and they are not used once another write made them stale.
+    with loaded.begin() as connection:
+        connection.execute(text("DELETE FROM domains WHERE domain = 'none.org'"))
+    assert [r.domain_id for r in explore_page(loaded, "qa", flagged).rows] == shared

@@ -140,7 +140,12 @@ def test_the_set_based_flags_agree_with_the_per_domain_conditions(flagged):
     assert all(any(flag in flags for flags in expected.values()) for flag in Flag)
     with flagged.connect() as connection:
         counts = connection.execute(flag_counts("qa")).one()._asdict()
+    ids = {flag: counts.pop(f"{flag.value}_ids") for flag in Flag}
     assert counts == {
         "domains": len(expected),
         **{flag.value: sum(flag in flags for flags in expected.values()) for flag in Flag},
     }
+    # Every flag of this small batch is rare: each comes with its domains' ids.
+    assert {
+        flag: set(map(int, (text or "").split(",") if text else [])) for flag, text in ids.items()
+    } == {flag: {domain for domain, flags in expected.items() if flag in flags} for flag in Flag}

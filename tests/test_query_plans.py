@@ -172,7 +172,8 @@ def scans_of(tree: dict[str, Any], table: str) -> list[dict[str, Any]]:
 )
 def test_overview_counts_read_the_candidates_in_passes_not_per_domain(seeded, query):
     tree = plan(seeded, query)
-    assert subplans(tree) == []
+    # A subquery runs at most once (the flag counts' lists of rare flags), never per domain.
+    assert [n for n in subplans(tree) if n["Actual Loops"] > 1] == []
     # One scan, run once: the flag counts group what it read by LEI and then by domain.
     assert [n["Actual Loops"] for n in candidate_scans(tree)] == [1]
 
