@@ -116,11 +116,11 @@ def dashboard(url: str, batch: str, repeat: int, later_batch: str | None) -> dic
         ]
 
     queries: dict[str, Callable[[], Any]] = {
-        "overview: list_batches (domain and candidate counts)": lambda: list_batches(engine),
-        "overview: list_batch_sizes (the batch picker's domain counts)": lambda: list_batch_sizes(
+        "list_batches (the CLI's `batches`: domain and candidate counts)": lambda: list_batches(
             engine
         ),
-        "overview: domains with 0 / 1 / >1 candidates (3 x count_export_rows)": split,
+        "list_batch_sizes (the batch picker's domain counts)": lambda: list_batch_sizes(engine),
+        "3 x count_export_rows (domains with 0 / 1 / >1 candidates)": split,
         "preview_rows, first 50, no filter": lambda: preview_rows(engine, batch, opts()),
         "preview_rows, domain contains 'bank'": lambda: preview_rows(
             engine, batch, opts(domain_contains="bank")
@@ -165,8 +165,9 @@ def _page_queries(
     """The Overview, Domain and Explore pages' own queries."""
     from gleif_data.db import summary_connection
     from gleif_data.domain_detail import find_domain
-    from gleif_data.explore import Cursor, explore_page
+    from gleif_data.explore import Cursor, count_domains, explore_page
     from gleif_data.filters import DomainFilter
+    from gleif_data.flags import Flag
     from gleif_data.overview import batch_overview, count_batch, qa_overview, refresh_counts
 
     def count_afresh() -> Any:
@@ -191,6 +192,18 @@ def _page_queries(
         ),
         "explore_page, first page, name filter ('holdings')": lambda: explore_page(
             engine, batch, DomainFilter(name_contains="holdings")
+        ),
+        "explore_page, first page, a common flag (shared_lei)": lambda: explore_page(
+            engine, batch, DomainFilter(flags={Flag.SHARED_LEI})
+        ),
+        "explore_page, first page, a rare flag (invalid_lei, ids stored)": lambda: explore_page(
+            engine, batch, DomainFilter(flags={Flag.INVALID_LEI})
+        ),
+        "count_domains, one flag (shared_lei, from the stored counts)": lambda: count_domains(
+            engine, batch, DomainFilter(flags={Flag.SHARED_LEI})
+        ),
+        "count_domains, a flag and a name filter (a query)": lambda: count_domains(
+            engine, batch, DomainFilter(flags={Flag.SHARED_LEI}, name_contains="holdings")
         ),
     }
 
