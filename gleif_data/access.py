@@ -4,7 +4,8 @@ from __future__ import annotations
 
 # Browsing and exporting read these tables; `alembic_version` tells the dashboard whether
 # the schema is up to date, `qa_decisions` holds each domain's review state, and the Overview
-# reads stored counts from `batch_summaries` while `data_generation` says they are current.
+# reads stored counts from `batch_summaries` while `batch_generations` and `data_generation`
+# say they are current.
 READ_TABLES = (
     "domains",
     "gleif_candidates",
@@ -12,6 +13,7 @@ READ_TABLES = (
     "qa_decisions",
     "alembic_version",
     "batch_summaries",
+    "batch_generations",
     "data_generation",
 )
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, text
 
-from gleif_data.batch_summary import current_generation, keep_others_current
 from gleif_data.batch_tables import (
     FirstIds,
     advance_sequences,
@@ -88,7 +87,6 @@ def import_batch(
         report = ImportReport(batch=batch)
         with write_transaction(engine) as connection:
             lock_for_import(connection)
-            generation_before = current_generation(connection, lock=True)
             if connection.dialect.name != "sqlite":
                 # merge_repeated_domains groups the whole batch; the default work_mem (4 MB)
                 # makes that spill to disk. SET LOCAL lasts as long as the transaction.
@@ -118,7 +116,6 @@ def import_batch(
             report.candidates -= dropped
             report.duplicates_skipped += dropped
             advance_sequences(connection)
-            keep_others_current(connection, batch, generation_before)
     # Counted now rather than by the first analyst who opens the Overview.
     refresh_counts(engine, [batch])
     return report

@@ -85,11 +85,10 @@ class QaDecision(Base):
 
 
 class DataGeneration(Base):
-    """One row: a number that database triggers raise whenever batch or reference data change.
+    """One row: the reference generation, raised by triggers on every write to lei_records.
 
-    Every statement that writes `domains`, `gleif_candidates` or `lei_records` raises it,
-    whoever runs it (this project or the legacy matching process), so a stored summary
-    stamped with the current generation is known to be up to date.
+    A TRUNCATE of domains or gleif_candidates raises it too (there is no telling which
+    batches went), so every stored summary is counted again.
     """
 
     __tablename__ = "data_generation"
@@ -98,12 +97,26 @@ class DataGeneration(Base):
     generation: Mapped[int] = mapped_column(BigInteger)
 
 
+class BatchGeneration(Base):
+    """A batch's generation, raised by triggers on every write to its domains or candidates.
+
+    Whoever writes: this project or the legacy matching process. A batch never written since
+    the triggers came has no row (generation 0).
+    """
+
+    __tablename__ = "batch_generations"
+
+    batch_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+
 class BatchSummary(Base):
-    """A batch's Overview counts, stored with the data generation they were counted at."""
+    """A batch's Overview counts, stamped with the generations they were counted at."""
 
     __tablename__ = "batch_summaries"
 
     batch_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    generation: Mapped[int] = mapped_column(BigInteger)
+    batch_generation: Mapped[int] = mapped_column(BigInteger)
+    reference_generation: Mapped[int] = mapped_column(BigInteger)
     counts: Mapped[dict[str, object]] = mapped_column(JSON)
     counted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

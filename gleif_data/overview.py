@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, case, func, literal, select
 from sqlalchemy.engine import Connection
 
-from gleif_data.batch_summary import Counts, current_generation, store_counts, stored_counts
+from gleif_data.batch_summary import Counts, Stamp, current_stamp, store_counts, stored_counts
 from gleif_data.db import summary_connection
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import Flag, flag_counts
@@ -42,10 +42,10 @@ class BatchOverview:
 
 @dataclass(frozen=True)
 class _Current:
-    """A batch's counts, the generation they are valid at, and whether they are new."""
+    """A batch's counts, the generations they are valid at, and whether they are new."""
 
     counts: Counts
-    generation: int
+    stamp: Stamp
     counted_now: bool
 
 
@@ -112,11 +112,11 @@ def refresh_counts(engine: Engine, batches: Iterable[str]) -> None:
 
 def _current_counts(connection: Connection, batch: str) -> _Current:
     """The batch's counts as of the connection's snapshot: stored when current, else counted."""
-    generation = current_generation(connection)
-    stored = stored_counts(connection, batch, generation)
+    stamp = current_stamp(connection, batch)
+    stored = stored_counts(connection, batch, stamp)
     if stored is not None:
-        return _Current(stored, generation, counted_now=False)
-    return _Current(count_batch(connection, batch), generation, counted_now=True)
+        return _Current(stored, stamp, counted_now=False)
+    return _Current(count_batch(connection, batch), stamp, counted_now=True)
 
 
 def _keep(engine: Engine, batch: str, current: _Current) -> None:
@@ -125,7 +125,7 @@ def _keep(engine: Engine, batch: str, current: _Current) -> None:
     A batch with no domains is not stored, so that a mistyped name leaves no row behind.
     """
     if current.counted_now and current.counts["domains"]:
-        store_counts(engine, batch, current.generation, current.counts)
+        store_counts(engine, batch, current.stamp, current.counts)
 
 
 def count_from_summary(engine: Engine, batch: str, filters: DomainFilter) -> int | None:
@@ -137,7 +137,7 @@ def count_from_summary(engine: Engine, batch: str, filters: DomainFilter) -> int
     """
     if filters == DomainFilter():
         with engine.connect() as connection:
-            counts = stored_counts(connection, batch, current_generation(connection))
+            counts = stored_counts(connection, batch, current_stamp(connection, batch))
         return None if counts is None else int(counts["domains"])
     if len(filters.flags) != 1 or filters != DomainFilter(flags=filters.flags):
         return None
@@ -159,7 +159,7 @@ def domains_with_flags(engine: Engine, batch: str, flags: Iterable[Flag]) -> set
     if not flags:
         return None
     with engine.connect() as connection:
-        counts = stored_counts(connection, batch, current_generation(connection))
+        counts = stored_counts(connection, batch, current_stamp(connection, batch))
     if counts is None:
         return None
     rare = counts.get("rare_flag_ids", {})

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, Select, func, select
 
 from gleif_data.errors import GleifDataError
-from gleif_data.models import DataGeneration, Domain, GleifCandidate, QaDecision
+from gleif_data.models import BatchGeneration, DataGeneration, Domain, GleifCandidate, QaDecision
 
 
 class UnknownBatchError(GleifDataError):
@@ -87,18 +87,20 @@ def require_batch(engine: Engine, batch: str) -> None:
 class DataVersion(NamedTuple):
     """A cheap key for cached summaries: it changes whenever what they count changes."""
 
-    generation: int  # raised by every write to domains, candidates or reference records
+    generation: int  # the reference generation plus every batch's: raised by every write
     decisions: int | None  # the newest decision's id
 
 
 def data_version(engine: Engine) -> DataVersion:
-    """The data generation and the newest decision: two indexed single-row reads."""
+    """The generations (one small row per batch) and the newest decision, in one query."""
     query = select(
-        select(DataGeneration.generation).where(DataGeneration.id == 1).scalar_subquery(),
+        select(DataGeneration.generation).where(DataGeneration.id == 1).scalar_subquery()
+        + select(func.coalesce(func.sum(BatchGeneration.generation), 0)).scalar_subquery(),
         select(func.max(QaDecision.id)).scalar_subquery(),
     )
     with engine.connect() as connection:
-        return DataVersion(*connection.execute(query).one())
+        generation, decisions = connection.execute(query).one()
+    return DataVersion(int(generation), decisions)
 
 
 def ping(engine: Engine) -> None:

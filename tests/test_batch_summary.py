@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text, update
 
-from gleif_data.batch_summary import current_generation
+from gleif_data.batch_summary import Stamp, current_stamp
 from gleif_data.decisions import record_decision
 from gleif_data.explore import count_domains, explore_page
 from gleif_data.filters import DomainFilter
@@ -42,19 +42,26 @@ def loaded(engine):
 
 
 def stored(engine, batch: str):
-    """The stored row of the batch: generation and counts, or None."""
-    query = select(BatchSummary.generation, BatchSummary.counts)
+    """The stored row of the batch: its stamp and counts, or None."""
+    query = select(
+        BatchSummary.batch_generation, BatchSummary.reference_generation, BatchSummary.counts
+    )
     with engine.connect() as connection:
         return connection.execute(query.where(BatchSummary.batch_id == batch)).one_or_none()
 
 
-def generation(engine) -> int:
+def stamp_of(row) -> Stamp:
+    return Stamp(row.batch_generation, row.reference_generation)
+
+
+def stamp(engine, batch: str = "qa") -> Stamp:
+    """The batch's current stamp."""
     with engine.connect() as connection:
-        return current_generation(connection)
+        return current_stamp(connection, batch)
 
 
 def tamper(engine, batch: str) -> None:
-    """Change the stored counts but not their generation: only a read from storage shows it."""
+    """Change the stored counts but not their stamp: only a read from storage shows it."""
     counts = dict(stored(engine, batch).counts, domains=TAMPERED)
     with engine.begin() as connection:
         connection.execute(
@@ -71,13 +78,13 @@ def assert_counted_afresh(engine, batch: str) -> None:
     assert {"domains": qa.domains, "by_status": qa.by_status, "by_flag": qa.by_flag} == (
         expected_qa(rows, batch)
     )
-    assert stored(engine, batch).generation == generation(engine)
+    assert stamp_of(stored(engine, batch)) == stamp(engine, batch)
 
 
 def test_the_overview_stores_its_counts_and_reads_them_back(loaded):
     first = batch_overview(loaded, "qa")
     row = stored(loaded, "qa")
-    assert row.generation == generation(loaded)
+    assert stamp_of(row) == stamp(loaded)
     assert overview_of(row.counts) == first
     tamper(loaded, "qa")
     assert batch_overview(loaded, "qa").domains == TAMPERED
@@ -121,11 +128,47 @@ WRITES = {
 def test_any_write_to_the_counted_tables_makes_the_overview_count_again(loaded, write):
     batch_overview(loaded, "qa")
     tamper(loaded, "qa")
-    before = generation(loaded)
+    before = stamp(loaded)
     with loaded.begin() as connection:
         connection.execute(text(WRITES[write][0]), *WRITES[write][1:])
-    assert generation(loaded) > before
+    assert stamp(loaded) > before
     assert_counted_afresh(loaded, "qa")
+
+
+# Writes to another batch, as plain SQL: they leave the "qa" batch's counts current.
+OTHER_BATCH_WRITES = {
+    "insert a domain": (
+        "INSERT INTO domains (id, domain, batch_id) VALUES (998, 'x.de', 'other')",
+        "other",
+    ),
+    "start a new batch": (
+        "INSERT INTO domains (id, domain, batch_id) VALUES (997, 'y.de', 'brand-new')",
+        "brand-new",
+    ),
+    "insert a candidate": (
+        "INSERT INTO gleif_candidates (id, domain_id, lei_code, legal_name)"
+        " SELECT 998, id, 'X', 'X' FROM domains WHERE batch_id = 'other' ORDER BY id LIMIT 1",
+        "other",
+    ),
+    "delete candidates": (
+        "DELETE FROM gleif_candidates WHERE domain_id IN"
+        " (SELECT id FROM domains WHERE batch_id = 'other')",
+        "other",
+    ),
+}
+
+
+@pytest.mark.parametrize("write", list(OTHER_BATCH_WRITES))
+def test_a_write_to_another_batch_leaves_the_counts_current(loaded, write):
+    batch_overview(loaded, "qa")
+    tamper(loaded, "qa")
+    sql, written = OTHER_BATCH_WRITES[write]
+    before, written_before = stamp(loaded), stamp(loaded, written)
+    with loaded.begin() as connection:
+        connection.execute(text(sql))
+    assert stamp(loaded, written) > written_before
+    assert stamp(loaded) == before
+    assert batch_overview(loaded, "qa").domains == TAMPERED
 
 
 def test_truncating_the_reference_data_makes_the_overview_count_again(loaded):
@@ -140,9 +183,9 @@ def test_truncating_the_reference_data_makes_the_overview_count_again(loaded):
 
 def test_a_decision_moves_the_qa_progress_but_not_the_count_from_summarys(loaded):
     undecided = qa_overview(loaded, "qa").by_status[QaStatus.UNDECIDED.value]
-    before = generation(loaded)
+    before = stamp(loaded)
     record_decision(loaded, batch="qa", domain="none.org", action=Action.NO_MATCH, decided_by="ana")
-    assert generation(loaded) == before
+    assert stamp(loaded) == before
     assert qa_overview(loaded, "qa").by_status[QaStatus.UNDECIDED.value] == undecided - 1
 
 
@@ -152,12 +195,12 @@ def test_an_import_counts_its_batch_and_keeps_the_other_summaries_current(loaded
     rows = [["a.de", GERMAN, "A", "", ""], ["a.de", FRENCH, "A", "", ""], ["b.fr", "", "", "", ""]]
     import_batch(loaded, write_csv(tmp_path / "new.csv", rows), "new")
     row = stored(loaded, "new")
-    assert row.generation == generation(loaded)
+    assert stamp_of(row) == stamp(loaded, "new")
     expected = expected_overview(Rows.read(loaded), "new")
     overview = overview_of(row.counts)
     assert {name: getattr(overview, name) for name in expected} == expected
     # The import wrote nothing that "qa" counts: its summary was carried over, not recounted.
-    assert stored(loaded, "qa").generation == generation(loaded)
+    assert stamp_of(stored(loaded, "qa")) == stamp(loaded)
     assert batch_overview(loaded, "qa").domains == TAMPERED
 
 
@@ -230,7 +273,7 @@ def test_a_count_is_not_taken_from_stale_count_from_summarys(loaded):
         count_domains(loaded, "qa", DomainFilter(flags={Flag.NO_CANDIDATE}))
         == (expected[Flag.NO_CANDIDATE.value])
     )
-    assert stored(loaded, "qa").generation == generation(loaded)
+    assert stamp_of(stored(loaded, "qa")) == stamp(loaded)
     assert stored(loaded, "qa").counts["flags"] == expected
 
 

@@ -1,8 +1,14 @@
-"""Stored batch summaries, and the data generation that says whether they are up to date.
+"""Stored batch summaries, and the generations that say whether they are up to date.
 
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-26
+
+Triggers raise a batch's generation on every write to its domains or candidates, and the
+reference generation on every write to `lei_records` (and on a TRUNCATE of any of the
+three), whoever writes: this project or the legacy matching process. A summary stamped with
+both current generations is up to date; a write to one batch leaves the others' summaries
+current.
 """
 
 import sqlalchemy as sa
@@ -13,23 +19,73 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-WATCHED_TABLES = ("domains", "gleif_candidates", "lei_records")
-
-# One statement-level trigger per table: a COPY of a million rows raises the generation once.
-# SECURITY DEFINER, so that a writer without rights on data_generation (the legacy matching
-# process, say) can still write its tables.
-BUMP_FUNCTION = """
-CREATE OR REPLACE FUNCTION gleif_bump_generation() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+# The batches named by a statement's rows, each raised once, in name order (so that two
+# writers lock them in the same order). SECURITY DEFINER: a writer without rights on the
+# generation tables (the legacy matching process, say) can still write its own tables.
+_DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, public"
+BUMP_BATCHES = f"""
+CREATE OR REPLACE FUNCTION gleif_bump_batches(batches text[]) RETURNS void
+LANGUAGE sql {_DEFINER} AS $$
+  INSERT INTO public.batch_generations (batch_id, generation)
+  SELECT DISTINCT batch_id, 1 FROM unnest(batches) AS batch_id
+  WHERE batch_id IS NOT NULL ORDER BY batch_id
+  ON CONFLICT (batch_id) DO UPDATE SET generation = batch_generations.generation + 1
+$$
+"""
+# Statement triggers with transition tables: plpgsql plans each branch when it first runs,
+# so a branch may name a transition table that only its own event has.
+DOMAINS_CHANGED = f"""
+CREATE OR REPLACE FUNCTION gleif_domains_changed() RETURNS trigger
+LANGUAGE plpgsql {_DEFINER} AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM gleif_bump_batches(ARRAY(SELECT DISTINCT batch_id FROM new_rows));
+  ELSIF TG_OP = 'DELETE' THEN
+    PERFORM gleif_bump_batches(ARRAY(SELECT DISTINCT batch_id FROM old_rows));
+  ELSE
+    PERFORM gleif_bump_batches(ARRAY(
+      SELECT batch_id FROM old_rows UNION SELECT batch_id FROM new_rows));
+  END IF;
+  RETURN NULL;
+END
+$$
+"""
+# A candidate's batch is its domain's: looked up once per distinct domain through the primary
+# key (a join would let the planner, who cannot size a transition table, scan all domains
+# for every statement).
+_BATCHES_OF = (
+    "SELECT DISTINCT (SELECT d.batch_id FROM domains AS d WHERE d.id = c.domain_id)"
+    " FROM (SELECT DISTINCT domain_id FROM {rows}) AS c"
+)
+CANDIDATES_CHANGED = f"""
+CREATE OR REPLACE FUNCTION gleif_candidates_changed() RETURNS trigger
+LANGUAGE plpgsql {_DEFINER} AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM gleif_bump_batches(ARRAY({_BATCHES_OF.format(rows="new_rows")}));
+  ELSIF TG_OP = 'DELETE' THEN
+    PERFORM gleif_bump_batches(ARRAY({_BATCHES_OF.format(rows="old_rows")}));
+  ELSE
+    PERFORM gleif_bump_batches(ARRAY(
+      {_BATCHES_OF.format(rows="old_rows")} UNION {_BATCHES_OF.format(rows="new_rows")}));
+  END IF;
+  RETURN NULL;
+END
+$$
+"""
+REFERENCE_CHANGED = f"""
+CREATE OR REPLACE FUNCTION gleif_reference_changed() RETURNS trigger
+LANGUAGE plpgsql {_DEFINER} AS $$
 BEGIN
   UPDATE public.data_generation SET generation = generation + 1 WHERE id = 1;
   RETURN NULL;
 END
 $$
 """
-# Roles that read domains (the README's reader and reviewer roles) read the summaries too, so
-# that a dashboard on such a role keeps working after this upgrade.
-GRANT_TO_READERS = """
+# Roles that read domains (the README's reader and reviewer roles) read the new tables too,
+# so that a dashboard on such a role keeps working after this upgrade.
+NEW_TABLES = "data_generation, batch_generations, batch_summaries"
+GRANT_TO_READERS = f"""
 DO $$
 DECLARE reader text;
 BEGIN
@@ -38,11 +94,29 @@ BEGIN
     WHERE table_schema = 'public' AND table_name = 'domains' AND privilege_type = 'SELECT'
       AND grantee NOT IN ('PUBLIC', current_user)
   LOOP
-    EXECUTE format('GRANT SELECT ON data_generation, batch_summaries TO %I', reader);
+    EXECUTE format('GRANT SELECT ON {NEW_TABLES} TO %I', reader);
   END LOOP;
 END
 $$
 """
+BATCH_TABLES = {"domains": "gleif_domains_changed", "gleif_candidates": "gleif_candidates_changed"}
+TRANSITIONS = {
+    "INSERT": "NEW TABLE AS new_rows",
+    "DELETE": "OLD TABLE AS old_rows",
+    "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+}
+# SQLite has row triggers only: each written row raises its batch's generation.
+SQLITE_BUMP = (
+    "INSERT INTO batch_generations (batch_id, generation) {source}"
+    " ON CONFLICT (batch_id) DO UPDATE SET generation = generation + 1;"
+)
+SQLITE_BATCH_OF = {
+    "domains": "SELECT {row}.batch_id, 1 WHERE {row}.batch_id IS NOT NULL",
+    "gleif_candidates": (
+        "SELECT batch_id, 1 FROM domains WHERE id = {row}.domain_id AND batch_id IS NOT NULL"
+    ),
+}
+SQLITE_ROWS = {"INSERT": ("NEW",), "DELETE": ("OLD",), "UPDATE": ("OLD", "NEW")}
 
 
 def upgrade() -> None:
@@ -53,39 +127,79 @@ def upgrade() -> None:
     )
     op.execute("INSERT INTO data_generation (id, generation) VALUES (1, 0)")
     op.create_table(
-        "batch_summaries",
+        "batch_generations",
         sa.Column("batch_id", sa.Text, primary_key=True),
         sa.Column("generation", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
+        "batch_summaries",
+        sa.Column("batch_id", sa.Text, primary_key=True),
+        sa.Column("batch_generation", sa.BigInteger, nullable=False),
+        sa.Column("reference_generation", sa.BigInteger, nullable=False),
         sa.Column("counts", sa.JSON, nullable=False),
         sa.Column("counted_at", sa.DateTime(timezone=True), nullable=False),
     )
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(BUMP_FUNCTION)
-        for table in WATCHED_TABLES:
-            op.execute(
-                f"CREATE TRIGGER {table}_generation AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
-                f" ON {table} FOR EACH STATEMENT EXECUTE FUNCTION gleif_bump_generation()"
-            )
-        op.execute(GRANT_TO_READERS)
+        _upgrade_postgresql()
     else:
-        # SQLite has row triggers only: one small UPDATE per written row.
-        for table in WATCHED_TABLES:
-            for event in ("INSERT", "UPDATE", "DELETE"):
-                op.execute(
-                    f"CREATE TRIGGER {table}_{event.lower()}_generation AFTER {event} ON {table}"
-                    " BEGIN UPDATE data_generation SET generation = generation + 1"
-                    " WHERE id = 1; END"
-                )
+        _upgrade_sqlite()
+
+
+def _upgrade_postgresql() -> None:
+    for function in (BUMP_BATCHES, DOMAINS_CHANGED, CANDIDATES_CHANGED, REFERENCE_CHANGED):
+        op.execute(function)
+    for table, function in BATCH_TABLES.items():
+        for event, transition in TRANSITIONS.items():
+            op.execute(
+                f"CREATE TRIGGER {table}_{event.lower()}_generation AFTER {event} ON {table}"
+                f" REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+            )
+    op.execute(
+        "CREATE TRIGGER lei_records_generation AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+        " ON lei_records FOR EACH STATEMENT EXECUTE FUNCTION gleif_reference_changed()"
+    )
+    # TRUNCATE has no transition table: it raises the reference generation, which every
+    # summary carries, so every summary is counted again.
+    for table in BATCH_TABLES:
+        op.execute(
+            f"CREATE TRIGGER {table}_truncate_generation AFTER TRUNCATE ON {table}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION gleif_reference_changed()"
+        )
+    op.execute(GRANT_TO_READERS)
+
+
+def _upgrade_sqlite() -> None:
+    for table, batch_of in SQLITE_BATCH_OF.items():
+        for event, rows in SQLITE_ROWS.items():
+            body = " ".join(SQLITE_BUMP.format(source=batch_of.format(row=row)) for row in rows)
+            op.execute(
+                f"CREATE TRIGGER {table}_{event.lower()}_generation AFTER {event} ON {table}"
+                f" BEGIN {body} END"
+            )
+    for event in SQLITE_ROWS:
+        op.execute(
+            f"CREATE TRIGGER lei_records_{event.lower()}_generation AFTER {event} ON lei_records"
+            " BEGIN UPDATE data_generation SET generation = generation + 1 WHERE id = 1; END"
+        )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for table in WATCHED_TABLES:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_generation ON {table}")
-        op.execute("DROP FUNCTION IF EXISTS gleif_bump_generation()")
+        for table in BATCH_TABLES:
+            for event in (*TRANSITIONS, "TRUNCATE"):
+                op.execute(f"DROP TRIGGER IF EXISTS {table}_{event.lower()}_generation ON {table}")
+        op.execute("DROP TRIGGER IF EXISTS lei_records_generation ON lei_records")
+        for function in (
+            "gleif_domains_changed()",
+            "gleif_candidates_changed()",
+            "gleif_reference_changed()",
+            "gleif_bump_batches(text[])",
+        ):
+            op.execute(f"DROP FUNCTION IF EXISTS {function}")
     else:
-        for table in WATCHED_TABLES:
-            for event in ("insert", "update", "delete"):
-                op.execute(f"DROP TRIGGER IF EXISTS {table}_{event}_generation")
+        for table in (*BATCH_TABLES, "lei_records"):
+            for event in SQLITE_ROWS:
+                op.execute(f"DROP TRIGGER IF EXISTS {table}_{event.lower()}_generation")
     op.drop_table("batch_summaries")
+    op.drop_table("batch_generations")
     op.drop_table("data_generation")
