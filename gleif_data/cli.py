@@ -33,7 +33,7 @@ from gleif_data.filters import DomainFilter
 from gleif_data.flags import Flag
 from gleif_data.import_batch import TARGET_COLUMNS, import_batch
 from gleif_data.qa_state import QaStatus
-from gleif_data.queries import list_batches, require_batch
+from gleif_data.queries import list_batch_sizes, list_batches, require_batch
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     batches = commands.add_parser("batches", help="list batches with their counts")
     batches.set_defaults(run=_batches)
+
+    recount = commands.add_parser(
+        "count-batches",
+        help="count and store the Overview numbers that other programs' writes made stale",
+    )
+    recount.add_argument(
+        "--batch", action="append", default=[], help="only this batch (repeat for more)"
+    )
+    recount.set_defaults(run=_count_batches)
 
     export = commands.add_parser("export", help="export a batch, one row per domain")
     export.add_argument("--batch", required=True)
@@ -214,6 +223,18 @@ def _batches(engine: Engine, _args: argparse.Namespace) -> int:
     print(f"{'batch':<{width}}  {'domains':>10}  {'candidates':>10}")
     for s in summaries:
         print(f"{s.batch:<{width}}  {s.domains:>10,}  {s.candidates:>10,}")
+    return 0
+
+
+def _count_batches(engine: Engine, args: argparse.Namespace) -> int:
+    from gleif_data.overview import refresh_counts
+
+    for batch in args.batch:
+        require_batch(engine, batch)
+    batches = args.batch or [size.batch for size in list_batch_sizes(engine)]
+    counted = set(refresh_counts(engine, batches))
+    for batch in batches:
+        _say(f"batch {batch!r}: {'counted' if batch in counted else 'already current'}")
     return 0
 
 

@@ -102,12 +102,19 @@ def count_batch(connection: Connection, batch: str) -> Counts:
     }
 
 
-def refresh_counts(engine: Engine, batches: Iterable[str]) -> None:
-    """Count and store the batches whose stored counts are not current (Overview opens at once)."""
+def refresh_counts(engine: Engine, batches: Iterable[str]) -> list[str]:
+    """Count and store the batches whose stored counts are not current; return those counted.
+
+    So that the Overview opens at once for them.
+    """
+    counted = []
     for batch in batches:
         with summary_connection(engine) as connection:
             current = _current_counts(connection, batch)
         _keep(engine, batch, current)
+        if current.counted_now:
+            counted.append(batch)
+    return counted
 
 
 def _current_counts(connection: Connection, batch: str) -> _Current:

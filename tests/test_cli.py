@@ -4,10 +4,12 @@ import subprocess
 import sys
 
 import pytest
+from sqlalchemy import text
 
 from gleif_data.export import ExportOptions, export_bytes
 from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
+from gleif_data.overview import batch_overview
 from tests.conftest import database_env
 from tests.support import write_csv
 
@@ -164,3 +166,27 @@ def test_an_exported_file_gets_the_usual_mode_for_new_files(batch, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_count_batches_counts_what_another_program_made_stale(batch, tmp_path):
+    import_batch(batch, write_csv(tmp_path / "b2.csv", [["zeta.de", ACME, "Z", "", ""]]), "b2")
+    # The imports counted both batches; a write by another program makes b1's stale.
+    with batch.begin() as connection:
+        connection.execute(
+            text(
+                "DELETE FROM gleif_candidates WHERE lei_code IS NOT NULL"
+                " AND domain_id IN (SELECT id FROM domains WHERE batch_id = 'b1')"
+            )
+        )
+    first = run(batch, "count-batches")
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.decode().splitlines() == [
+        "batch 'b1': counted",
+        "batch 'b2': already current",
+    ]
+    assert batch_overview(batch, "b1").candidates == 0
+    again = run(batch, "count-batches", "--batch", "b1")
+    assert again.stderr.decode().splitlines() == ["batch 'b1': already current"]
+    unknown = run(batch, "count-batches", "--batch", "nope")
+    assert unknown.returncode == 1
+    assert "no batch named 'nope'" in unknown.stderr.decode()
