@@ -291,27 +291,29 @@ def flag_counts(batch: str) -> Select[Any]:
     size = select(func.count().label("domains")).where(Domain.batch_id == batch).subquery("size")
     counts = {flag: totals.c[flag.value] for flag in has}
     counts[Flag.NO_CANDIDATE] = size.c.domains - totals.c.with_candidates
-    members = {
-        flag: select(per_domain.c.domain_id).where(condition) for flag, condition in has.items()
+    # The limit is a condition on the outer row alone: PostgreSQL tests it once and skips
+    # the scan of a common flag.
+    ids = {
+        flag: _id_list(per_domain.c.domain_id, condition, counts[flag] <= RARE_FLAG_LIMIT)
+        for flag, condition in has.items()
     }
     d = Domain.__table__.alias("fc_d")
-    members[Flag.NO_CANDIDATE] = select(d.c.id).where(
-        d.c.batch_id == batch, d.c.id.not_in(select(per_domain.c.domain_id))
+    ids[Flag.NO_CANDIDATE] = _id_list(
+        d.c.id,
+        d.c.batch_id == batch,
+        d.c.id.not_in(select(per_domain.c.domain_id)),
+        counts[Flag.NO_CANDIDATE] <= RARE_FLAG_LIMIT,
     )
-    ids = {
-        # The limit is a condition on the outer row alone: PostgreSQL tests it once and
-        # skips the scan of a common flag.
-        flag: members[flag]
-        .with_only_columns(func.string_agg(cast(members[flag].selected_columns[0], Text), ","))
-        .where(counts[flag] <= RARE_FLAG_LIMIT)
-        .scalar_subquery()
-        for flag in Flag
-    }
     return select(
         size.c.domains,
         *(counts[flag].label(flag.value) for flag in Flag),
         *(ids[flag].label(f"{flag.value}_ids") for flag in Flag),
     ).select_from(size.join(totals, true()))
+
+
+def _id_list(column: ColumnElement[int], *conditions: ColumnElement[bool]) -> Any:
+    """The ids that meet the conditions, comma-separated (NULL when none does)."""
+    return select(func.string_agg(cast(column, Text), ",")).where(*conditions).scalar_subquery()
 
 
 def flag_list(conditions: dict[Flag, ColumnElement[bool]]) -> ColumnElement[str]:

@@ -51,10 +51,7 @@ class _Current:
 
 def batch_overview(engine: Engine, batch: str) -> BatchOverview:
     """Domains by their number of candidates, and candidates by registration status."""
-    with summary_connection(engine) as connection:
-        current = _current_counts(connection, batch)
-    _keep(engine, batch, current)
-    return overview_of(current.counts)
+    return overview_of(_counts(engine, batch).counts)
 
 
 def overview_of(counts: Counts) -> BatchOverview:
@@ -107,14 +104,21 @@ def refresh_counts(engine: Engine, batches: Iterable[str]) -> list[str]:
 
     So that the Overview opens at once for them.
     """
-    counted = []
-    for batch in batches:
-        with summary_connection(engine) as connection:
-            current = _current_counts(connection, batch)
-        _keep(engine, batch, current)
-        if current.counted_now:
-            counted.append(batch)
-    return counted
+    return [batch for batch in batches if _counts(engine, batch).counted_now]
+
+
+def _counts(engine: Engine, batch: str) -> _Current:
+    """The batch's counts: stored when current, else counted now and stored."""
+    with summary_connection(engine) as connection:
+        current = _current_counts(connection, batch)
+    _keep(engine, batch, current)
+    return current
+
+
+def _stored_current(engine: Engine, batch: str) -> Counts | None:
+    """The batch's stored counts if they are current, without counting anything."""
+    with engine.connect() as connection:
+        return stored_counts(connection, batch, current_stamp(connection, batch))
 
 
 def _current_counts(connection: Connection, batch: str) -> _Current:
@@ -143,16 +147,12 @@ def count_from_summary(engine: Engine, batch: str, filters: DomainFilter) -> int
     does, so stale counts are counted again and stored: later flags are then instant.
     """
     if filters == DomainFilter():
-        with engine.connect() as connection:
-            counts = stored_counts(connection, batch, current_stamp(connection, batch))
+        counts = _stored_current(engine, batch)
         return None if counts is None else int(counts["domains"])
     if len(filters.flags) != 1 or filters != DomainFilter(flags=filters.flags):
         return None
     [flag] = filters.flags
-    with summary_connection(engine) as connection:
-        current = _current_counts(connection, batch)
-    _keep(engine, batch, current)
-    return int(current.counts["flags"][flag.value])
+    return int(_counts(engine, batch).counts["flags"][flag.value])
 
 
 def domains_with_flags(engine: Engine, batch: str, flags: Iterable[Flag]) -> set[int] | None:
@@ -165,8 +165,7 @@ def domains_with_flags(engine: Engine, batch: str, flags: Iterable[Flag]) -> set
     flags = list(flags)
     if not flags:
         return None
-    with engine.connect() as connection:
-        counts = stored_counts(connection, batch, current_stamp(connection, batch))
+    counts = _stored_current(engine, batch)
     if counts is None:
         return None
     rare = counts.get("rare_flag_ids", {})
