@@ -5,16 +5,16 @@ import streamlit as st
 
 from gleif_data.decisions import bulk_accept, count_bulk_accept
 from gleif_data.explore import Cursor, SortOrder, explore_page
+from gleif_data.statement_timeout import statement_timeout_seconds
 from pages.ui import (
     analyst,
-    cached_count,
     choose_batch,
     clear_filters,
-    count_version,
     database_or_stop,
     describe_filters,
     filter_controls,
     guarded,
+    matching_count,
     reset_page,
 )
 
@@ -140,10 +140,18 @@ with st.container(horizontal=True, vertical_alignment="center"):
     )
     st.caption(f"{len(page.rows)} domains on this page")
 
-matching = guarded(lambda: cached_count(summary.batch, filters, count_version(filters)))
-count_line.caption(
-    f"{matching:,} of {summary.domains:,} domains match. Select a row to see its candidates."
-)
+matching = matching_count(summary.batch, filters)
+if matching is None:
+    limit = statement_timeout_seconds()
+    count_line.caption(
+        f"Counting the matches among {summary.domains:,} domains took longer than "
+        f"{f'{limit:g} s' if limit else 'the time limit'}; narrow the filters to get a "
+        "count. Select a row to see its candidates."
+    )
+else:
+    count_line.caption(
+        f"{matching:,} of {summary.domains:,} domains match. Select a row to see its candidates."
+    )
 
 
 def close_bulk_dialog() -> None:

@@ -137,6 +137,21 @@ def database_or_stop() -> Engine:
     return current
 
 
+def matching_count(batch: str, filters: DomainFilter) -> int | None:
+    """How many domains pass the filters; None when counting takes longer than the limit.
+
+    The page around the count is already shown: a count that reads a whole large batch
+    (a flag with a text filter, say) should not take it away.
+    """
+    try:
+        return cached_count(batch, filters, count_version(filters))
+    except DBAPIError as exc:
+        if is_statement_timeout(exc):
+            return None
+        _stop_on(exc)
+        raise
+
+
 def guarded(call: Callable[[], T]) -> T:
     """Run a data call; if the database fails, show the error panel and stop the page."""
     try:

@@ -297,3 +297,26 @@ def test_a_slow_dashboard_query_ends_with_a_friendly_message(running, small_url,
     assert not at.exception
     assert any("took longer than 1 s" in w.value for w in at.warning)
     assert not at.error  # not the "cannot reach" panel: the database is there, only slow
+
+
+def test_a_count_that_runs_out_of_time_leaves_the_explore_page_whole(
+    running, small_url, monkeypatch
+):
+    at = _app(small_url, "pages/explore.py", monkeypatch)
+    monkeypatch.setenv("GLEIF_STATEMENT_TIMEOUT", "1")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+    def slow_count(engine, batch, filters):
+        # A real statement that outlasts the limit, as a count over a huge batch does.
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT 1 FROM pg_sleep(3)")).scalar_one()
+
+    monkeypatch.setattr("pages.ui.count_domains", slow_count)
+    at.text_input(key="name_contains").input("acme 7").run(timeout=30)
+    assert not at.exception
+    assert not at.warning
+    assert not at.error
+    assert any("took longer than 1 s" in c.value for c in at.caption)
+    assert len(at.dataframe[0].value) == 11  # the page's rows are there
+    assert at.toggle(key="bulk_qa")  # and so is what comes after the count
