@@ -57,6 +57,20 @@ def reviewer(engine, tmp_path):
     yield from _role(engine, tmp_path, "reviewer", reviewer_grants)
 
 
+def legacy_writer_grants(role: str, database: str) -> list[str]:
+    """What the legacy matching process needs to write its two tables, and nothing more."""
+    return [
+        f"GRANT CONNECT ON DATABASE {database} TO {role}",
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON domains, gleif_candidates TO {role}",
+    ]
+
+
+@pytest.fixture
+def legacy_writer(engine, tmp_path):
+    yield from _role(engine, tmp_path, "legacy", legacy_writer_grants)
+
+
 DECISION = {
     "batch_id": "b1",
     "domain": "site1.com",
@@ -104,6 +118,26 @@ def test_a_reader_role_cannot_import(reader, engine, tmp_path):
     with pytest.raises(ProgrammingError, match="permission denied"):
         import_batch(reader, path, "b2")
     assert database_fingerprint(engine) == before
+
+
+def test_the_legacy_writer_still_writes_and_its_writes_make_the_counts_stale(legacy_writer, engine):
+    # The generation triggers run with their owner's rights: a writer without any right on
+    # the generation tables is not refused, and its writes still count.
+    before = batch_overview(engine, "b1")
+    with legacy_writer.begin() as connection:
+        connection.execute(
+            text("INSERT INTO domains (id, domain, batch_id) VALUES (100000, 'new.com', 'b1')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO gleif_candidates (id, domain_id, lei_code, legal_name)"
+                " VALUES (100000, 100000, :lei, 'NEW')"
+            ),
+            {"lei": ACME},
+        )
+        connection.execute(text("DELETE FROM gleif_candidates WHERE legal_name = 'ACME 1'"))
+    after = batch_overview(engine, "b1")
+    assert (after.domains, after.candidates) == (before.domains + 1, before.candidates)
 
 
 def test_a_reader_role_counts_a_stale_batch_without_storing_anything(reader, engine):
