@@ -361,3 +361,32 @@ def test_pages_and_counts_on_a_rare_flag_read_its_stored_ids(loaded):
     with loaded.begin() as connection:
         connection.execute(text("DELETE FROM domains WHERE domain = 'none.org'"))
     assert [r.domain_id for r in explore_page(loaded, "qa", flagged).rows] == shared
+
+
+def test_a_write_after_a_rolled_back_savepoint_still_makes_the_counts_stale(loaded):
+    batch_overview(loaded, "qa")
+    tamper(loaded, "qa")
+    with loaded.begin() as connection:
+        savepoint = connection.begin_nested()
+        connection.execute(
+            text("INSERT INTO domains (id, domain, batch_id) VALUES (996, 'z.de', 'qa')")
+        )
+        savepoint.rollback()
+        connection.execute(
+            text("INSERT INTO domains (id, domain, batch_id) VALUES (995, 'w.de', 'qa')")
+        )
+    assert_counted_afresh(loaded, "qa")
+
+
+def test_many_writes_in_one_transaction_make_the_counts_stale_once_committed(loaded):
+    batch_overview(loaded, "qa")
+    tamper(loaded, "qa")
+    with loaded.begin() as connection:
+        for i in range(3):
+            connection.execute(
+                text("INSERT INTO domains (id, domain, batch_id) VALUES (:id, :name, 'qa')"),
+                {"id": 990 + i, "name": f"m{i}.de"},
+            )
+        # Before the commit, another connection still reads the stored counts.
+        assert batch_overview(loaded, "qa").domains == TAMPERED
+    assert_counted_afresh(loaded, "qa")

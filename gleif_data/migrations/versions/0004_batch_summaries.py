@@ -19,17 +19,33 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-# The batches named by a statement's rows, each raised once, in name order (so that two
-# writers lock them in the same order). SECURITY DEFINER: a writer without rights on the
-# generation tables (the legacy matching process, say) can still write its own tables.
+# The batches named by a statement's rows, in name order (so that two writers lock them in
+# the same order), each raised once per transaction: a summary counted before the
+# transaction commits sees the old generation, one counted after sees the new one, so one
+# raise is enough (counts are never taken inside a transaction that writes the batch
+# tables). A transaction-local setting remembers the batches already raised; it is rolled
+# back with a savepoint like the raise itself. A writer that writes a row per statement
+# pays 55-80 us more per statement, against 115-190 us with a raise every time (10,000
+# single-row inserts into domains: 1.6-2.0 s, 1.0-1.2 s without triggers). SECURITY
+# DEFINER: a writer without
+# rights on the generation tables (the legacy matching process, say) can still write.
 _DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, public"
 BUMP_BATCHES = f"""
 CREATE OR REPLACE FUNCTION gleif_bump_batches(batches text[]) RETURNS void
-LANGUAGE sql {_DEFINER} AS $$
-  INSERT INTO public.batch_generations (batch_id, generation)
-  SELECT DISTINCT batch_id, 1 FROM unnest(batches) AS batch_id
-  WHERE batch_id IS NOT NULL ORDER BY batch_id
-  ON CONFLICT (batch_id) DO UPDATE SET generation = batch_generations.generation + 1
+LANGUAGE plpgsql {_DEFINER} AS $$
+DECLARE
+  batch text;
+  marker text;
+BEGIN
+  FOR batch IN SELECT DISTINCT b FROM unnest(batches) AS b WHERE b IS NOT NULL ORDER BY 1 LOOP
+    marker := 'gleif.raised_' || md5(batch);
+    IF coalesce(current_setting(marker, true), '') = '' THEN
+      INSERT INTO public.batch_generations AS g (batch_id, generation) VALUES (batch, 1)
+      ON CONFLICT (batch_id) DO UPDATE SET generation = g.generation + 1;
+      PERFORM set_config(marker, 'yes', true);
+    END IF;
+  END LOOP;
+END
 $$
 """
 # Statement triggers with transition tables: plpgsql plans each branch when it first runs,
