@@ -27,8 +27,8 @@ depends_on = None
 # back with a savepoint like the raise itself. A writer that writes a row per statement
 # pays 55-80 us more per statement, against 115-190 us with a raise every time (10,000
 # single-row inserts into domains: 1.6-2.0 s, 1.0-1.2 s without triggers). SECURITY
-# DEFINER: a writer without
-# rights on the generation tables (the legacy matching process, say) can still write.
+# DEFINER: a writer without rights on the generation tables (the legacy matching process,
+# say) can still write.
 _DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, public"
 BUMP_BATCHES = f"""
 CREATE OR REPLACE FUNCTION gleif_bump_batches(batches text[]) RETURNS void
