@@ -48,47 +48,41 @@ BEGIN
 END
 $$
 """
-# Statement triggers with transition tables: plpgsql plans each branch when it first runs,
-# so a branch may name a transition table that only its own event has.
-DOMAINS_CHANGED = f"""
-CREATE OR REPLACE FUNCTION gleif_domains_changed() RETURNS trigger
+
+
+def _changed_function(name: str, batches_in: str) -> str:
+    """A statement trigger function raising the batches that `batches_in` names.
+
+    `batches_in` is a SELECT with a {rows} slot for the transition table. plpgsql plans each
+    branch when it first runs, so a branch may name a transition table only its event has.
+    """
+    new_rows, old_rows = batches_in.format(rows="new_rows"), batches_in.format(rows="old_rows")
+    return f"""
+CREATE OR REPLACE FUNCTION {name}() RETURNS trigger
 LANGUAGE plpgsql {_DEFINER} AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    PERFORM gleif_bump_batches(ARRAY(SELECT DISTINCT batch_id FROM new_rows));
+    PERFORM gleif_bump_batches(ARRAY({new_rows}));
   ELSIF TG_OP = 'DELETE' THEN
-    PERFORM gleif_bump_batches(ARRAY(SELECT DISTINCT batch_id FROM old_rows));
+    PERFORM gleif_bump_batches(ARRAY({old_rows}));
   ELSE
-    PERFORM gleif_bump_batches(ARRAY(
-      SELECT batch_id FROM old_rows UNION SELECT batch_id FROM new_rows));
+    PERFORM gleif_bump_batches(ARRAY({old_rows} UNION {new_rows}));
   END IF;
   RETURN NULL;
 END
 $$
 """
+
+
+DOMAINS_CHANGED = _changed_function("gleif_domains_changed", "SELECT DISTINCT batch_id FROM {rows}")
 # A candidate's batch is its domain's: looked up once per distinct domain through the primary
 # key (a join would let the planner, who cannot size a transition table, scan all domains
 # for every statement).
-_BATCHES_OF = (
+CANDIDATES_CHANGED = _changed_function(
+    "gleif_candidates_changed",
     "SELECT DISTINCT (SELECT d.batch_id FROM domains AS d WHERE d.id = c.domain_id)"
-    " FROM (SELECT DISTINCT domain_id FROM {rows}) AS c"
+    " FROM (SELECT DISTINCT domain_id FROM {rows}) AS c",
 )
-CANDIDATES_CHANGED = f"""
-CREATE OR REPLACE FUNCTION gleif_candidates_changed() RETURNS trigger
-LANGUAGE plpgsql {_DEFINER} AS $$
-BEGIN
-  IF TG_OP = 'INSERT' THEN
-    PERFORM gleif_bump_batches(ARRAY({_BATCHES_OF.format(rows="new_rows")}));
-  ELSIF TG_OP = 'DELETE' THEN
-    PERFORM gleif_bump_batches(ARRAY({_BATCHES_OF.format(rows="old_rows")}));
-  ELSE
-    PERFORM gleif_bump_batches(ARRAY(
-      {_BATCHES_OF.format(rows="old_rows")} UNION {_BATCHES_OF.format(rows="new_rows")}));
-  END IF;
-  RETURN NULL;
-END
-$$
-"""
 REFERENCE_CHANGED = f"""
 CREATE OR REPLACE FUNCTION gleif_reference_changed() RETURNS trigger
 LANGUAGE plpgsql {_DEFINER} AS $$
