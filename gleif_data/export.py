@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Engine, Select, case, func, literal, selec
 
 from gleif_data.db import candidate_lists, is_sqlite
 from gleif_data.errors import GleifDataError
+from gleif_data.explore import count_domains
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import candidate_conditions, domain_flag_list, flag_list
 from gleif_data.models import Domain, GleifCandidate, LeiRecord, QaDecision
@@ -192,6 +193,9 @@ def _first_domain_ids(batch: str, filters: DomainFilter, limit: int) -> Select[A
 
 def count_export_rows(engine: Engine, batch: str, options: ExportOptions) -> int:
     """How many rows the export will have."""
+    if options.layout is ExportLayout.DOMAIN:
+        # One row per domain that passes the filters: the batch's stored counts often know.
+        return count_domains(engine, batch, options.filters)
     query = export_query(engine.dialect.name, batch, options).order_by(None).subquery()
     with engine.connect() as connection:
         return connection.execute(select(func.count()).select_from(query)).scalar_one()

@@ -8,14 +8,16 @@ from gleif_data.explore import Cursor, SortOrder, explore_page
 from gleif_data.statement_timeout import statement_timeout_seconds
 from pages.ui import (
     analyst,
+    cached_count,
     choose_batch,
     clear_filters,
+    count_version,
     database_or_stop,
     describe_filters,
     filter_controls,
     guarded,
-    matching_count,
     reset_page,
+    within_time_limit,
 )
 
 PAGE_SIZE = 50
@@ -140,7 +142,7 @@ with st.container(horizontal=True, vertical_alignment="center"):
     )
     st.caption(f"{len(page.rows)} domains on this page")
 
-matching = matching_count(summary.batch, filters)
+matching = within_time_limit(lambda: cached_count(summary.batch, filters, count_version(filters)))
 if matching is None:
     limit = statement_timeout_seconds()
     count_line.caption(

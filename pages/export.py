@@ -10,14 +10,21 @@ from gleif_data.export import (
     ExportFormat,
     ExportLayout,
     ExportOptions,
-    count_export_rows,
     export_bytes,
     export_file_name,
 )
 from gleif_data.export_links import DEFAULT_LIFETIME_SECONDS, LinkSigner
 from gleif_data.filters import DomainFilter
 from gleif_data.http_export import export_params
-from pages.ui import choose_batch, database_or_stop, describe_filters, filter_controls, guarded
+from pages.ui import (
+    cached_export_rows,
+    choose_batch,
+    count_version,
+    database_or_stop,
+    describe_filters,
+    filter_controls,
+    within_time_limit,
+)
 
 # Up to this many rows the file is built in the server's memory for the download button;
 # larger exports stream from the export route instead.
@@ -62,10 +69,15 @@ options = ExportOptions(
     with_qa=with_qa,
 )
 with st.spinner("Counting rows..."):
-    rows = guarded(lambda: count_export_rows(engine, summary.batch, options))
+    version = count_version(options.filters)
+    rows = within_time_limit(lambda: cached_export_rows(summary.batch, options, version))
 
 scope = "the whole batch" if whole or not filters.active() else describe_filters(filters)
-st.markdown(f"**{rows:,} rows** ({scope}).")
+if rows is None:
+    # Too many to count within the time limit: far more than the download button takes.
+    st.markdown(f"**Rows not counted**: counting took too long ({scope}).")
+else:
+    st.markdown(f"**{rows:,} rows** ({scope}).")
 st.caption(f"Columns: {', '.join(options.columns)}.")
 if export_format in (ExportFormat.CSV, ExportFormat.XLSX):
     st.caption("Cells that a spreadsheet would run as formulas start with an apostrophe.")
@@ -80,7 +92,7 @@ link = (
     f"{'/' + base if base else ''}/api/export/{quote(summary.batch, safe='')}?{urlencode(params)}"
 )
 
-if rows <= BUTTON_LIMIT_ROWS:
+if rows is not None and rows <= BUTTON_LIMIT_ROWS:
     st.download_button(
         f"Download {file_name}",
         data=lambda: export_bytes(engine, summary.batch, options),

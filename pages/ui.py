@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from gleif_data.config import ConfigError, describe_url, login_configured, resolve_database_url
 from gleif_data.db import make_engine
 from gleif_data.explore import count_domains
+from gleif_data.export import ExportOptions, count_export_rows
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import Flag
 from gleif_data.migrate import is_up_to_date
@@ -137,14 +138,21 @@ def database_or_stop() -> Engine:
     return current
 
 
-def matching_count(batch: str, filters: DomainFilter) -> int | None:
-    """How many domains pass the filters; None when counting takes longer than the limit.
+@st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
+def cached_export_rows(batch: str, options: ExportOptions, data_key: tuple[object, ...]) -> int:
+    """How many rows an export will have."""
+    return count_export_rows(engine(), batch, options)
 
-    The page around the count is already shown: a count that reads a whole large batch
-    (a flag with a text filter, say) should not take it away.
+
+def within_time_limit(call: Callable[[], T]) -> T | None:
+    """Run a data call that may read a whole large batch; None when it runs out of time.
+
+    For counts shown beside a page that is there already: a count that reads a whole
+    10 M-domain batch should not take the page (or its download button) away. Other
+    database errors show their panel and stop the page, as guarded() does.
     """
     try:
-        return cached_count(batch, filters, count_version(filters))
+        return call()
     except DBAPIError as exc:
         if is_statement_timeout(exc):
             return None

@@ -320,3 +320,28 @@ def test_a_count_that_runs_out_of_time_leaves_the_explore_page_whole(
     assert any("took longer than 1 s" in c.value for c in at.caption)
     assert len(at.dataframe[0].value) == 11  # the page's rows are there
     assert at.toggle(key="bulk_qa")  # and so is what comes after the count
+
+
+def test_an_export_count_that_runs_out_of_time_still_offers_the_download(
+    running, small_url, monkeypatch
+):
+    at = _app(small_url, "pages/export.py", monkeypatch)
+    monkeypatch.setenv("GLEIF_STATEMENT_TIMEOUT", "1")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+    def slow_count(engine, batch, options):
+        # A real statement that outlasts the limit, as counting a huge filtered batch does.
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT 1 FROM pg_sleep(3)")).scalar_one()
+
+    monkeypatch.setattr("pages.ui.count_export_rows", slow_count)
+    at.run(timeout=30)
+    assert not at.exception
+    assert not at.warning
+    assert not at.error
+    assert any("Rows not counted" in m.value for m in at.markdown)
+    # Uncounted, the export streams from the route: the link, not the in-memory button.
+    [link] = at.get("link_button")
+    assert link.proto.url.startswith("/api/export/small?")
+    assert at.get("download_button") == []
