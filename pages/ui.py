@@ -97,7 +97,7 @@ def cached_count(batch: str, filters: DomainFilter, data_key: tuple[object, ...]
 
 
 def version() -> DataVersion:
-    """The current data version (two single-row reads)."""
+    """The current data version (one small query)."""
     return guarded(lambda: data_version(engine()))
 
 
