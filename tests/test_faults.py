@@ -299,20 +299,28 @@ def test_a_slow_dashboard_query_ends_with_a_friendly_message(running, small_url,
     assert not at.error  # not the "cannot reach" panel: the database is there, only slow
 
 
-def test_a_count_that_runs_out_of_time_leaves_the_explore_page_whole(
-    running, small_url, monkeypatch
-):
-    at = _app(small_url, "pages/explore.py", monkeypatch)
+def _slow_count(engine, *_args):
+    """A real statement that outlasts a 1 s limit, as a count over a huge batch does."""
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT 1 FROM pg_sleep(3)")).scalar_one()
+
+
+def _app_whose_count_runs_out_of_time(url, page, count, monkeypatch) -> AppTest:
+    """The page opened, then a 1 s statement limit and a count (pages.ui.`count`) beyond it."""
+    at = _app(url, page, monkeypatch)
     monkeypatch.setenv("GLEIF_STATEMENT_TIMEOUT", "1")
     st.cache_resource.clear()
     st.cache_data.clear()
+    monkeypatch.setattr(f"pages.ui.{count}", _slow_count)
+    return at
 
-    def slow_count(engine, batch, filters):
-        # A real statement that outlasts the limit, as a count over a huge batch does.
-        with engine.connect() as connection:
-            return connection.execute(text("SELECT 1 FROM pg_sleep(3)")).scalar_one()
 
-    monkeypatch.setattr("pages.ui.count_domains", slow_count)
+def test_a_count_that_runs_out_of_time_leaves_the_explore_page_whole(
+    running, small_url, monkeypatch
+):
+    at = _app_whose_count_runs_out_of_time(
+        small_url, "pages/explore.py", "count_domains", monkeypatch
+    )
     at.text_input(key="name_contains").input("acme 7").run(timeout=30)
     assert not at.exception
     assert not at.warning
@@ -325,17 +333,9 @@ def test_a_count_that_runs_out_of_time_leaves_the_explore_page_whole(
 def test_an_export_count_that_runs_out_of_time_still_offers_the_download(
     running, small_url, monkeypatch
 ):
-    at = _app(small_url, "pages/export.py", monkeypatch)
-    monkeypatch.setenv("GLEIF_STATEMENT_TIMEOUT", "1")
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-    def slow_count(engine, batch, options):
-        # A real statement that outlasts the limit, as counting a huge filtered batch does.
-        with engine.connect() as connection:
-            return connection.execute(text("SELECT 1 FROM pg_sleep(3)")).scalar_one()
-
-    monkeypatch.setattr("pages.ui.count_export_rows", slow_count)
+    at = _app_whose_count_runs_out_of_time(
+        small_url, "pages/export.py", "count_export_rows", monkeypatch
+    )
     at.run(timeout=30)
     assert not at.exception
     assert not at.warning
