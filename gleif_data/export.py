@@ -124,7 +124,7 @@ def export_query(
             ]
         query = (
             select(
-                text(d.c.domain).label("domain"),
+                text(func.coalesce(d.c.domain, "")).label("domain"),
                 count.label("gleif_candidate_count"),
                 text(func.coalesce(lists.c.lei_codes, "")).label("all_lei_codes"),
                 text(func.coalesce(lists.c.legal_names, "")).label("all_legal_names"),

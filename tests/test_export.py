@@ -335,3 +335,14 @@ def test_parquet_holds_exactly_the_rows_of_the_export_query(engine, layout, with
     assert table.column_names == list(options.columns)
     assert table.to_pylist() == [dict(zip(options.columns, row, strict=True)) for row in expected]
     assert len(expected) == (3 if layout is ExportLayout.DOMAIN else len(AWKWARD_NAMES) + 1)
+
+
+def test_a_domain_without_a_name_exports_as_an_empty_field(engine):
+    # Legacy rows may have no domain name; COPY would write its NULL marker, \N.
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO domains (id, domain, batch_id) VALUES (1, NULL, 'b1'), (2, 'a.com', 'b1')")
+        )  # fmt: skip
+    assert export_text(engine) == (
+        "domain,gleif_candidate_count,all_lei_codes,all_legal_names\n,0,,\na.com,0,,\n"
+    )
