@@ -80,6 +80,8 @@ class QaDecision(Base):
     note: Mapped[str | None] = mapped_column(Text)
     decided_by: Mapped[str] = mapped_column(Text)
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The entries of one bulk accept share its id, so that it can be undone as a whole.
+    bulk_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_qa_decisions_batch_domain_id", "batch_id", "domain", "id"),)
 
