@@ -14,21 +14,18 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from gleif_data.config import PROJECT_DIR
 from gleif_data.db import make_engine
 from gleif_data.demo import load_demo
 from gleif_data.migrate import upgrade
-from tests.support import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
+from tests.browser_kit import choose_batch, settle, shot
+from tests.support import CHROMIUM, require_browser, running_app
 
 pytestmark = pytest.mark.browser
-
-SHOTS = Path(os.environ.get("GLEIF_SCREENSHOT_DIR", PROJECT_DIR / "tests" / "screenshots"))
 
 
 @pytest.fixture(scope="module")
@@ -48,19 +45,6 @@ def server(seeded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield app.base
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    require_browser()
-    from playwright.sync_api import sync_playwright  # imported here: only this module needs it
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def page(browser, server):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
@@ -70,62 +54,33 @@ def page(browser, server):
     context.close()
 
 
-def _settle(page) -> None:
-    """Wait until Streamlit has finished the current run."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
-    )
-    page.wait_for_timeout(300)
-
-
-def _shot(page, name: str) -> None:
-    # Charts and tables draw on canvases after the run ends; give each one time to. The
-    # picture is for people: a slow machine gets a plainer one, never a failed test.
-    drawn = page.locator("[data-testid='stVegaLiteChart'], [data-testid='stDataFrame']")
-    for element in drawn.all():
-        try:
-            element.locator("canvas, svg").first.wait_for(timeout=20_000)
-        except PlaywrightTimeout:
-            break
-    page.wait_for_timeout(1000)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def _choose_batch(page, name: str) -> None:
-    page.get_by_test_id("stSelectbox").first.click()
-    page.get_by_role("option", name=name).click()
-    _settle(page)
-
-
 def test_overview_shows_the_batch_in_numbers(page, server):
     page.goto(f"{server}/?batch=demo-large")
     page.get_by_text("Domains by number of candidates").wait_for()
-    _settle(page)
+    settle(page)
     assert page.get_by_test_id("stMetricValue").first.inner_text() == "6,000"
-    _shot(page, "overview")
+    shot(page, "overview")
 
 
 def test_explore_filters_pages_and_keeps_its_state_in_the_url(page, server):
     page.goto(f"{server}/explore?batch=demo-small")
     page.get_by_text("of 200 domains match").wait_for()
-    _choose_batch(page, "demo-large")
+    choose_batch(page, "demo-large")
     name_box = page.get_by_label("Legal name contains")
     name_box.fill("bank")
     name_box.press("Enter")
-    _settle(page)
+    settle(page)
     caption = page.get_by_text("domains match").inner_text()
     assert caption.startswith(tuple("123456789"))
     assert "of 6,000 domains match" in caption
     assert "name_contains=bank" in page.url
     page.get_by_role("button", name="Next").click()
-    _settle(page)
+    settle(page)
     assert "after=" in page.url
-    _shot(page, "explore")
+    shot(page, "explore")
     page.reload()
     page.get_by_text("domains match").wait_for()
-    _settle(page)
+    settle(page)
     expect(page.get_by_label("Legal name contains")).to_have_value("bank")
     assert "after=" in page.url
     # The filters follow the analyst to the Export page.
@@ -139,15 +94,15 @@ def test_domain_view_lists_candidates_with_gleif_facts(page, server):
         f"{server}/domain?batch=demo-large&domain=%D1%88%D0%BF%D0%B0%D1%80%D0%BA%D0%B0%D1%81%D0%B5-%D0%B1%D0%B0%D0%BD%D0%BA%D0%B0.mk"
     )
     page.get_by_text("candidates, in the order").wait_for()
-    _settle(page)
-    _shot(page, "domain")
+    settle(page)
+    shot(page, "domain")
 
 
 def test_the_downloaded_export_equals_the_cli_export(page, server, seeded_url, tmp_path):
     page.goto(f"{server}/export?batch=demo-small&name_contains=bank&format=csv")
     page.get_by_text("rows").first.wait_for()
-    _settle(page)
-    _shot(page, "export")
+    settle(page)
+    shot(page, "export")
     with page.expect_download() as info:
         page.get_by_role("button", name="Download gleif-export_demo-small").click()
     downloaded = tmp_path / "browser.csv"
@@ -200,11 +155,11 @@ def test_an_analyst_accepts_a_candidate_in_the_browser(page, server, seeded_url)
     page.get_by_text("QA decision").wait_for()
     page.get_by_label("Your name, recorded with your decisions").fill("Browser Analyst")
     page.get_by_label("Your name, recorded with your decisions").press("Enter")
-    _settle(page)
+    settle(page)
     page.get_by_role("button", name="Accept").click()
     page.get_by_text("Accepted", exact=False).first.wait_for()
-    _settle(page)
-    _shot(page, "domain-accepted")
+    settle(page)
+    shot(page, "domain-accepted")
     history = domain_history(engine, "demo-small", domain.domain)
     engine.dispose()
     assert [(h.action.value, h.lei_code, h.decided_by) for h in history] == [
