@@ -324,3 +324,46 @@ def test_decisions_move_between_databases(batch, tmp_path):
         (h.action, h.lei_code, h.note, h.decided_by, h.decided_at) for h in original
     ]
     other.dispose()
+
+
+def test_a_decisions_file_exported_before_bulk_ids_still_imports(batch, tmp_path):
+    path = tmp_path / "old.csv"
+    path.write_text(
+        "batch,domain,action,lei_code,legal_name,note,decided_by,decided_at\n"
+        f"b1,two.co.uk,accept,{GERMAN},Access Microfinance Holding AG,,ana,"
+        "2026-11-02T09:30:00+00:00\n"
+        f"b1,two.co.uk,reject,{BRITISH},JOHNSON MATTHEY PLC,,ana,2026-11-02T09:31:00+00:00\n",
+        encoding="utf-8",
+    )
+    assert import_decisions(batch, path) == (2, 0)
+    now = state(batch, "two.co.uk")
+    assert (now.status, now.accepted_lei) == (QaStatus.ACCEPTED, GERMAN)
+    assert [h.bulk_id for h in domain_history(batch, "b1", "two.co.uk")] == [None, None]
+
+
+def test_bulk_ids_travel_with_the_decisions_and_are_numbered_anew(clean, tmp_path):
+    engine, _ = clean
+    first = bulk_accept(engine, "c1", DomainFilter(), decided_by="ana", min_name_score=70)
+    bulk_accept(engine, "c1", DomainFilter(), decided_by="bo")
+    out = io.StringIO()
+    assert export_decisions(engine, out, batch="c1") == 4
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith(",decided_at,bulk_id")
+    assert lines[1].endswith(f",{first.bulk_id}")
+    path = tmp_path / "decisions.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    upgrade(other)
+    with other.begin() as connection:  # bulk 1 and 2 are taken here by other decisions
+        connection.execute(
+            text(
+                "INSERT INTO qa_decisions (batch_id, domain, action, decided_by, decided_at, "
+                "bulk_id) VALUES ('x', 'x.com', 'accept', 'cy', '2026-11-02 09:30:00', 2)"
+            )
+        )
+    assert import_decisions(other, path) == (4, 0)
+    groups = {d: domain_history(other, "c1", d)[0].bulk_id for d in ("site0.com", "site2.com")}
+    assert groups == {"site2.com": 3, "site0.com": 4}
+    assert [(b.bulk_id, b.accepted) for b in bulk_accepts(other, "c1")] == [(4, 2), (3, 2)]
+    other.dispose()
