@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
+import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,10 +23,11 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
-from oidc_provider_mock import User
+import werkzeug.serving
 
 from gleif_data.config import PROJECT_DIR
 from gleif_data.db import make_engine
+from gleif_data.decisions import domain_history
 from gleif_data.export import ExportOptions, export_bytes
 from gleif_data.export_links import LinkSigner
 from gleif_data.import_batch import import_batch
@@ -31,7 +35,16 @@ from gleif_data.migrate import upgrade
 from tests.browser_kit import settle, shot
 from tests.support import require_browser, running_app, write_csv
 
-pytestmark = pytest.mark.browser
+with warnings.catch_warnings():  # the provider imports parts of Authlib that Authlib deprecates
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from oidc_provider_mock import User
+    from oidc_provider_mock import app as identity_provider_app
+
+pytestmark = [
+    pytest.mark.browser,
+    # Raised inside the provider's token endpoint, a test tool's affair.
+    pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning"),
+]
 
 ACME = "5493001KJTIIGC8Y1R12"
 ZETA = "0292001130A2Q5CDA023"
@@ -230,3 +243,91 @@ def test_an_auth_section_without_a_cookie_secret_fails_closed(database, page, tm
         page.get_by_role("button", name="Sign in").click()
         page.get_by_text("Sign-in is configured but cannot start").wait_for()
         assert "cookie_secret" in page.locator("body").inner_text()
+
+
+@contextmanager
+def identity_provider(*users: User) -> Iterator[str]:
+    """An OpenID Connect provider on 127.0.0.1, served from a thread; its issuer URL."""
+    provider = identity_provider_app(user_claims=users)
+    server = werkzeug.serving.make_server("127.0.0.1", 0, provider, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+def decided_by(database: str, domain: str) -> list[tuple[str, str]]:
+    engine = make_engine(database)
+    try:
+        return [(h.action.value, h.decided_by) for h in domain_history(engine, BATCH, domain)]
+    finally:
+        engine.dispose()
+
+
+def test_an_analyst_signs_in_through_a_real_identity_provider(
+    database, page, tmp_path, monkeypatch
+):
+    # Both ends speak plain HTTP on the loopback interface; Authlib wants to be told.
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
+    with identity_provider(ANALYST) as issuer:
+        secrets = auth_section(f"{issuer}/.well-known/openid-configuration")
+        place = in_secrets_files(tmp_path, secrets)
+        with serve(database, tmp_path, place, AUTHLIB_INSECURE_TRANSPORT="1") as base:
+            assert_sign_in_wall(page, f"{base}/?batch={BATCH}")
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{issuer}/oauth2/authorize**")
+            page.get_by_role("button", name=ANALYST.sub, exact=True).click()
+
+            # Overview: the batch in numbers, and who is signed in.
+            page.get_by_test_id("stMetricValue").first.wait_for()
+            settle(page)
+            assert page.get_by_test_id("stMetricValue").first.inner_text() == "3"
+            sidebar = page.get_by_test_id("stSidebar")
+            assert "Signed in as ada@example.com" in sidebar.inner_text()
+            shot(page, "signin-overview")
+
+            page.goto(f"{base}/explore?batch={BATCH}")
+            page.get_by_text("of 3 domains match").wait_for()
+            settle(page)
+            page.get_by_test_id("stDataFrame").wait_for()
+
+            # Export: the page's signed link downloads the export; without its token, nothing.
+            page.goto(f"{base}/export?batch={BATCH}")
+            page.get_by_text("Use this export from a script").click()
+            command = page.get_by_test_id("stCode").first.inner_text()
+            link = re.search(r"http://HOST:PORT(/api/export/\S+)'", command)
+            assert link is not None, command
+            assert "token=" in link.group(1)
+            with page.expect_download() as download:
+                page.evaluate(
+                    "url => { const a = document.createElement('a'); a.href = url;"
+                    " document.body.appendChild(a); a.click(); }",
+                    base + link.group(1),
+                )
+            saved = tmp_path / "export.csv"
+            download.value.save_as(saved)
+            assert saved.read_bytes() == expected_export(database)
+            bare = re.sub(r"&?token=[^&]*", "", link.group(1))
+            assert httpx.get(base + bare, timeout=HTTP_TIMEOUT).status_code in (401, 403)
+
+            # Domain: a decision records the signed-in analyst.
+            page.goto(f"{base}/domain?batch={BATCH}&domain=acme.com")
+            page.get_by_role("button", name="Accept").click()
+            settle(page)
+            deadline = time.monotonic() + 15
+            while not decided_by(database, "acme.com") and time.monotonic() < deadline:
+                time.sleep(0.3)
+            assert decided_by(database, "acme.com") == [("accept", "ada@example.com")]
+            shot(page, "signin-domain")
+
+            # Sign out: through the provider's end of session, back to the wall.
+            page.get_by_role("button", name="Sign out").click()
+            page.wait_for_url(f"{issuer}/oauth2/end_session**")
+            page.get_by_role("button", name="End session").click()
+            page.get_by_role("button", name="Sign in").wait_for()
+            for path in PAGES:
+                assert_sign_in_wall(page, base + path)
