@@ -13,6 +13,7 @@ import re
 import shutil
 import threading
 import time
+import tomllib
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +24,9 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+import streamlit as st
 import werkzeug.serving
+from streamlit.testing.v1 import AppTest
 
 from gleif_data.config import PROJECT_DIR
 from gleif_data.db import make_engine
@@ -36,15 +39,14 @@ from tests.browser_kit import settle, shot
 from tests.support import require_browser, running_app, write_csv
 
 with warnings.catch_warnings():  # the provider imports parts of Authlib that Authlib deprecates
+    import authlib.deprecate  # noqa: F401 - installs an "always" filter; ours must come after it
+
     warnings.simplefilter("ignore", DeprecationWarning)
     from oidc_provider_mock import User
     from oidc_provider_mock import app as identity_provider_app
 
-pytestmark = [
-    pytest.mark.browser,
-    # Raised inside the provider's token endpoint, a test tool's affair.
-    pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning"),
-]
+# Raised inside the provider's token endpoint, a test tool's affair.
+pytestmark = pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")
 
 ACME = "5493001KJTIIGC8Y1R12"
 ZETA = "0292001130A2Q5CDA023"
@@ -206,6 +208,7 @@ def assert_sign_in_wall(page, url: str) -> None:
     assert not [word for word in DATA_WORDS if word in text], url
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("place", list(PLACES))
 def test_sign_in_is_on_wherever_streamlit_reads_the_secrets_from(place, database, page, tmp_path):
     with serve(database, tmp_path, PLACES[place](tmp_path, auth_section())) as base:
@@ -215,6 +218,7 @@ def test_sign_in_is_on_wherever_streamlit_reads_the_secrets_from(place, database
         shot(page, f"signin-wall-{place.replace(' ', '-')}")
 
 
+@pytest.mark.browser
 def test_secrets_that_streamlit_cannot_read_fail_closed(database, page, tmp_path):
     place = in_home(tmp_path, auth_section() + "[broken\n")
     with serve(database, tmp_path, place) as base:
@@ -229,6 +233,7 @@ def test_secrets_that_streamlit_cannot_read_fail_closed(database, page, tmp_path
             assert not [word for word in DATA_WORDS if word in text], path
 
 
+@pytest.mark.browser
 def test_an_auth_section_without_a_cookie_secret_fails_closed(database, page, tmp_path):
     secrets = re.sub(r"(?m)^cookie_secret = .*\n", "", auth_section())
     with serve(database, tmp_path, in_secrets_files(tmp_path, secrets)) as base:
@@ -268,6 +273,7 @@ def decided_by(database: str, domain: str) -> list[tuple[str, str]]:
         engine.dispose()
 
 
+@pytest.mark.browser
 def test_an_analyst_signs_in_through_a_real_identity_provider(
     database, page, tmp_path, monkeypatch
 ):
@@ -331,3 +337,37 @@ def test_an_analyst_signs_in_through_a_real_identity_provider(
             page.get_by_role("button", name="Sign in").wait_for()
             for path in PAGES:
                 assert_sign_in_wall(page, base + path)
+
+
+def signed_in_app(engine, tmp_path, monkeypatch, auth: str) -> AppTest:
+    """The app under AppTest with these [auth] secrets and an analyst signed in."""
+    rows = [["acme.com", ACME, "ACME Corp", "", ""]]
+    import_batch(engine, write_csv(tmp_path / "in.csv", rows), BATCH)
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.delenv("GLEIF_LINK_SECRET", raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
+    at.secrets["auth"] = tomllib.loads(auth)["auth"]
+    at.user = {"is_logged_in": True, "email": "ada@example.com", "name": "Ada Lovelace"}
+    return at
+
+
+def test_a_signed_in_analyst_sees_who_and_a_sign_out_button(engine, tmp_path, monkeypatch):
+    at = signed_in_app(engine, tmp_path, monkeypatch, auth_section())
+    at.run()
+    assert not at.exception
+    assert "Signed in as ada@example.com" in [c.value for c in at.sidebar.caption]
+    assert [b.label for b in at.sidebar.button] == ["Sign out"]
+
+
+def test_without_a_key_for_links_the_export_page_offers_no_link(engine, tmp_path, monkeypatch):
+    secrets = re.sub(r"(?m)^cookie_secret = .*\n", "", auth_section())
+    at = signed_in_app(engine, tmp_path, monkeypatch, secrets)
+    at.run()
+    at.switch_page("pages/export.py").run()
+    assert not at.exception
+    assert any("Export links cannot be signed" in e.value for e in at.error)
+    assert not at.get("link_button")
+    assert not at.get("download_button")
+    assert not at.code
