@@ -88,11 +88,10 @@ def _text_stream(stack: ExitStack, path: Path, limits: InputLimits) -> io.Buffer
     )
     stream = io.BufferedReader(_Counted(inner, compressed, cap, too_big), _CHUNK)
     try:
-        head = stream.peek(4)[:4]
-        if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        head = stream.peek(2)[:2]
+        if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
             stream.read(2)
-            stream = io.BufferedReader(_Utf16AsUtf8(stream, path, head[:2]), _CHUNK)
-            head = stream.peek(4)
+            stream = io.BufferedReader(_Utf16AsUtf8(stream, path, head), _CHUNK)
         if _ends_lines_with_cr_only(stream.peek(_CHUNK)):
             stream = io.BufferedReader(_CrAsLf(stream), _CHUNK)
     except _Unreadable as exc:
