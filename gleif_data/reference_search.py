@@ -1,0 +1,271 @@
+"""Search the GLEIF reference data (lei_records) by legal name or LEI: fuzzy, ranked, indexed.
+
+A query of letters and digits with at least one digit (4 to 20 characters: a pasted LEI or its
+prefix) finds LEIs starting with it; when none does, or for any other query, legal names.
+
+Names are found in two steps, so that both databases rank alike:
+
+1. Candidates, at most CANDIDATE_POOL, from the index of migration 0006 over the folded legal
+   names (gleif_fold, see text_fold): on PostgreSQL by pg_trgm's word similarity (the
+   `%>` operator on a GIN index) or every word as a substring (LIKE on the same index), best
+   word similarity first; on SQLite by FTS5 trigram queries, each ordered by bm25, until
+   enough are found: every word as a substring; every word with one typo allowed (one of its
+   two halves intact); any word with one typo allowed.
+2. The candidates ranked in Python (RapidFuzz) by `score`: how well each query word matches
+   its best word of the name (typos and word order cost little), and, weighing less, how
+   close the whole name is to the query (fewer extra words rank higher). Ties go by folded
+   name, then LEI.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Select,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
+
+from gleif_data.db import is_sqlite
+from gleif_data.models import LeiRecord
+from gleif_data.text_fold import fold_text
+
+MIN_QUERY_CHARACTERS = 3
+# Trigram search needs a word of three characters; shorter ones only help the ranking.
+MIN_WORD_CHARACTERS = 3
+CANDIDATE_POOL = 200
+# pg_trgm's default, set explicitly so that a server configured otherwise ranks alike.
+WORD_SIMILARITY_THRESHOLD = 0.6
+# How much each query word's best match weighs against the whole name's closeness.
+COVERAGE_WEIGHT = 0.8
+LEI_LENGTH = 20
+
+_LEI_LIKE = re.compile(r"[0-9A-Za-z]{4,20}")
+_SEARCH_TABLE = "lei_records_search"
+_COLUMNS = (
+    LeiRecord.lei,
+    LeiRecord.legal_name,
+    LeiRecord.registration_status,
+    LeiRecord.entity_status,
+    LeiRecord.legal_address_country,
+    LeiRecord.headquarters_country,
+    LeiRecord.legal_jurisdiction,
+)
+
+
+@dataclass(frozen=True)
+class ReferenceMatch:
+    """A reference record found by search_reference, with how well it matched (0-100)."""
+
+    lei: str
+    legal_name: str | None
+    registration_status: str | None
+    entity_status: str | None
+    legal_address_country: str | None
+    headquarters_country: str | None
+    legal_jurisdiction: str | None
+    score: int  # 0-100
+
+
+def search_reference(engine: Engine, query: str, *, limit: int = 10) -> list[ReferenceMatch]:
+    """The reference records best matching `query` (an LEI, its prefix or a legal name), best first.
+
+    A query of fewer than three characters, or without a word of three, finds nothing.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be 1 or more, not {limit}")
+    query = " ".join(query.split())
+    if len(query) < MIN_QUERY_CHARACTERS:
+        return []
+    with engine.connect() as connection:
+        if looks_like_lei(query):
+            found = _by_lei_prefix(connection, query.upper(), limit)
+            if found:
+                return found
+        words = name_words(query)
+        if not any(len(word) >= MIN_WORD_CHARACTERS for word in words):
+            return []
+        if is_sqlite(engine):
+            rows = _sqlite_candidates(connection, words, max(CANDIDATE_POOL, limit))
+        else:
+            rows = _postgresql_candidates(connection, words, max(CANDIDATE_POOL, limit))
+    return rank(words, rows)[:limit]
+
+
+def looks_like_lei(query: str) -> bool:
+    """Whether the query reads as an LEI or its prefix: 4-20 letters and digits, with a digit."""
+    return bool(_LEI_LIKE.fullmatch(query)) and any(c.isdigit() for c in query)
+
+
+def name_words(value: str) -> list[str]:
+    """The folded words of a name or query: runs of letters, digits and combining marks."""
+    words: list[str] = []
+    word: list[str] = []
+    for character in fold_text(value):
+        if unicodedata.category(character)[0] in "LNM":
+            word.append(character)
+        elif word:
+            words.append("".join(word))
+            word = []
+    if word:
+        words.append("".join(word))
+    return words
+
+
+def match_score(query_words: Sequence[str], legal_name: str | None) -> float:
+    """How well a legal name matches the query's words, 0-100 (unrounded, for ordering)."""
+    words = name_words(legal_name or "")
+    if not words or not query_words:
+        return 0.0
+    total = sum(len(word) for word in query_words)
+    coverage = (
+        sum(len(q) * max(_word_score(q, word) for word in words) for q in query_words) / total
+    )
+    closeness = fuzz.ratio(" ".join(sorted(query_words)), " ".join(sorted(words)))
+    return COVERAGE_WEIGHT * coverage + (1 - COVERAGE_WEIGHT) * closeness
+
+
+def rank(
+    query_words: Sequence[str], rows: Sequence[Row[tuple[object, ...]]]
+) -> list[ReferenceMatch]:
+    """Candidate rows (the _COLUMNS) as matches, best first; ties by folded name, then LEI."""
+    scored = [(match_score(query_words, row.legal_name), row) for row in rows]
+    scored.sort(key=lambda pair: (-pair[0], fold_text(pair[1].legal_name or ""), pair[1].lei))
+    return [_match(row, round(score)) for score, row in scored]
+
+
+def _word_score(query_word: str, name_word: str) -> float:
+    score = fuzz.ratio(query_word, name_word)
+    if len(query_word) <= len(name_word):
+        # A query word inside a longer word (a prefix typed, a word of a CJK name without
+        # spaces) matches well, though not as well as the word itself.
+        score = max(score, 0.9 * fuzz.partial_ratio(query_word, name_word))
+    return score
+
+
+def _match(row: Row[tuple[object, ...]], score: int) -> ReferenceMatch:
+    return ReferenceMatch(
+        lei=row.lei,
+        legal_name=row.legal_name,
+        registration_status=row.registration_status,
+        entity_status=row.entity_status,
+        legal_address_country=row.legal_address_country,
+        headquarters_country=row.headquarters_country,
+        legal_jurisdiction=row.legal_jurisdiction,
+        score=min(100, max(0, score)),
+    )
+
+
+def lei_prefix_query(dialect_name: str, prefix: str, limit: int) -> Select[Any]:
+    """The records whose LEI starts with `prefix` (letters and digits, upper case), by LEI."""
+    if dialect_name == "sqlite":
+        # A range on the primary key under SQLite's binary collation (its LIKE ignores case
+        # and so no index); LEIs are letters and digits, all below the bound.
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        condition = (LeiRecord.lei >= prefix) & (LeiRecord.lei < upper)
+    else:
+        # The prefix is letters and digits only: no LIKE wildcard in it. Served by the
+        # text_pattern_ops index of migration 0006.
+        condition = LeiRecord.lei.like(prefix + "%")
+    return select(*_COLUMNS).where(condition).order_by(LeiRecord.lei).limit(limit)
+
+
+def postgresql_name_query(words: Sequence[str], pool: int) -> Select[Any]:
+    """The `pool` records whose folded name is most like the words (pg_trgm, GIN index)."""
+    folded = func.gleif_fold(LeiRecord.legal_name)
+    query = " ".join(words)
+    # Like SQLite's first query, every word as a substring too ("deutsche" in "deutscher"),
+    # which word similarity alone can miss; both conditions read the same index.
+    substrings = and_(
+        *(
+            folded.like(f"%{_escape_like(word)}%", escape="\\")
+            for word in words
+            if len(word) >= MIN_WORD_CHARACTERS
+        )
+    )
+    return (
+        select(*_COLUMNS)
+        .where(or_(folded.op("%>", is_comparison=True)(query), substrings))
+        .order_by(
+            func.word_similarity(query, folded).desc(),
+            func.similarity(folded, query).desc(),
+            LeiRecord.lei,
+        )
+        .limit(pool)
+    )
+
+
+def _by_lei_prefix(connection: Connection, prefix: str, limit: int) -> list[ReferenceMatch]:
+    rows = connection.execute(lei_prefix_query(connection.dialect.name, prefix, limit))
+    return [_match(row, round(100 * len(prefix) / LEI_LENGTH)) for row in rows]
+
+
+def _postgresql_candidates(
+    connection: Connection, words: Sequence[str], pool: int
+) -> list[Row[tuple[object, ...]]]:
+    threshold = str(WORD_SIMILARITY_THRESHOLD)
+    connection.execute(
+        select(func.set_config("pg_trgm.word_similarity_threshold", threshold, True))
+    )
+    return list(connection.execute(postgresql_name_query(words, pool)))
+
+
+def _sqlite_candidates(
+    connection: Connection, words: Sequence[str], pool: int
+) -> list[Row[tuple[object, ...]]]:
+    found: dict[int, None] = {}
+    for expression in _fts_queries(words):
+        ids = connection.execute(
+            text(
+                f"SELECT rowid FROM {_SEARCH_TABLE} WHERE {_SEARCH_TABLE} MATCH :expression"
+                " ORDER BY rank LIMIT :pool"
+            ),
+            {"expression": expression, "pool": pool},
+        ).scalars()
+        found.update(dict.fromkeys(ids))
+        if len(found) >= pool:
+            break
+    chosen = list(found)[:pool]
+    if not chosen:
+        return []
+    rowid = literal_column("lei_records.rowid")
+    return list(connection.execute(select(*_COLUMNS).where(rowid.in_(chosen))))
+
+
+def _fts_queries(words: Sequence[str]) -> list[str]:
+    """FTS5 queries from the strictest to the loosest, each different from the one before."""
+    long_words = [word for word in words if len(word) >= MIN_WORD_CHARACTERS]
+    every_word = " AND ".join(_phrase(word) for word in long_words)
+    every_word_one_typo = " AND ".join(_halves(word) for word in long_words)
+    any_word_one_typo = " OR ".join(_halves(word) for word in long_words)
+    return list(dict.fromkeys([every_word, every_word_one_typo, any_word_one_typo]))
+
+
+def _halves(word: str) -> str:
+    """A word with one typo still has one of its halves intact: either half, as an FTS5 query."""
+    if len(word) < 2 * MIN_WORD_CHARACTERS:
+        return _phrase(word)
+    middle = len(word) // 2
+    return f"({_phrase(word[:middle])} OR {_phrase(word[middle:])})"
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _phrase(value: str) -> str:
+    """An FTS5 string: its characters literal (a double quote doubled)."""
+    return '"' + value.replace('"', '""') + '"'
