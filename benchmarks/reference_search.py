@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/reference_search.py                     # 3,000,000 records
     .venv/bin/python benchmarks/reference_search.py --scale 300000      # a smaller set
     .venv/bin/python benchmarks/reference_search.py --skip-sqlite
+    .venv/bin/python benchmarks/reference_search.py --reindex       # migration 0006 afresh
 
 Builds once and reuses: the PostgreSQL database `gleif_refbench` (`gleif_refbench_<scale>` at
 other scales) on the server of BENCH_SERVER_URL (default postgresql://root@127.0.0.1:5432),
@@ -56,6 +57,7 @@ SEARCHES = [
     ("two words", "deutsche bank"),
     ("two words, reversed", "bank deutsche"),
     ("typo", "deutshe bank"),
+    ("typo of a very common word", "limted"),
     ("rare name", "bank of kathmandu"),
     ("rare name, Cyrillic", "ист вест финанс"),
     ("rare name, Greek", "οικοεκπαιδευτικη"),
@@ -101,7 +103,9 @@ def say(message: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-def build_postgresql(server: URL, database: str, scale: int) -> tuple[URL, dict[str, str]]:
+def build_postgresql(
+    server: URL, database: str, scale: int, *, reindex: bool = False
+) -> tuple[URL, dict[str, str]]:
     """The PostgreSQL database of `scale` records, built unless it is there; with build facts."""
     url = server.set(database=database)
     admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -113,7 +117,7 @@ def build_postgresql(server: URL, database: str, scale: int) -> tuple[URL, dict[
             facts = _built_facts(url, scale)
             if facts is not None:
                 say(f"reusing database {database}")
-                return url, facts
+                return url, index_postgresql(url, scale, facts) if reindex else facts
             connection.execute(text(f'DROP DATABASE "{database}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{database}"'))
     admin.dispose()
@@ -129,7 +133,20 @@ def build_postgresql(server: URL, database: str, scale: int) -> tuple[URL, dict[
         generated = scale - connection.execute(text("SELECT count(*) FROM lei_records")).scalar()
         connection.execute(text(GENERATE), {"count": generated, "sample": sample})
     load = time.perf_counter() - started
-    say(f"loaded in {load:.0f} s; migrating to head (the search indexes) ...")
+    facts = {
+        "records": f"{_count(engine):,}",
+        "built": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "load": f"{load:.0f} s (INSERT ... SELECT from generate_series)",
+    }
+    engine.dispose()
+    return url, index_postgresql(url, scale, facts)
+
+
+def index_postgresql(url: URL, scale: int, facts: dict[str, str]) -> dict[str, str]:
+    """Run migration 0006 (afresh: down to 0005 first) on the loaded table, timed."""
+    engine = make_engine(url)
+    _downgrade(engine, BEFORE_SEARCH)
+    say("migrating to head (the search indexes) ...")
     started = time.perf_counter()
     upgrade(engine)
     migrate = time.perf_counter() - started
@@ -139,29 +156,29 @@ def build_postgresql(server: URL, database: str, scale: int) -> tuple[URL, dict[
             text(
                 "SELECT pg_size_pretty(pg_relation_size('lei_records')),"
                 " pg_size_pretty(pg_relation_size('ix_lei_records_legal_name_trgm')),"
-                " pg_size_pretty(pg_relation_size('ix_lei_records_lei_prefix'))"
+                " pg_size_pretty(pg_relation_size('ix_lei_records_lei_prefix')),"
+                " pg_size_pretty(pg_relation_size('ix_lei_records_name_length'))"
             )
         ).one()
     facts = {
-        "records": f"{_count(engine):,}",
-        "built": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        "load": f"{load:.0f} s (INSERT ... SELECT from generate_series)",
+        **facts,
         "migration 0006 on the loaded table": f"{migrate:.0f} s",
-        "sizes": f"table {sizes[0]}, trigram GIN index {sizes[1]}, LEI prefix index {sizes[2]}",
+        "sizes": f"table {sizes[0]}, trigram GIN index {sizes[1]}, LEI prefix index"
+        f" {sizes[2]}, name length index {sizes[3]}",
     }
     _store_facts(engine, scale, facts)
     engine.dispose()
-    return url, facts
+    return facts
 
 
-def build_sqlite(source: URL, path: Path, scale: int) -> dict[str, str]:
+def build_sqlite(source: URL, path: Path, scale: int, *, reindex: bool = False) -> dict[str, str]:
     """The SQLite file with the PostgreSQL database's records, built unless it is there."""
     url = f"sqlite:///{path}"
     if path.exists():
         facts = _built_facts(url, scale)
         if facts is not None:
             say(f"reusing {path}")
-            return facts
+            return index_sqlite(path, scale, facts) if reindex else facts
         path.unlink()
     say(f"building {path} from {source.database} ...")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,14 +196,25 @@ def build_sqlite(source: URL, path: Path, scale: int) -> dict[str, str]:
             writer.exec_driver_sql(insert, [tuple(row) for row in chunk])
     source_engine.dispose()
     load = time.perf_counter() - started
-    say(f"copied in {load:.0f} s; migrating to head (the FTS5 table) ...")
-    started = time.perf_counter()
-    upgrade(engine)
-    migrate = time.perf_counter() - started
     facts = {
         "records": f"{_count(engine):,}",
         "built": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "load": f"{load:.0f} s (copied from PostgreSQL, with the 0004 triggers)",
+    }
+    engine.dispose()
+    return index_sqlite(path, scale, facts)
+
+
+def index_sqlite(path: Path, scale: int, facts: dict[str, str]) -> dict[str, str]:
+    """Run migration 0006 (afresh: down to 0005 first) on the loaded table, timed."""
+    engine = make_engine(f"sqlite:///{path}")
+    _downgrade(engine, BEFORE_SEARCH)
+    say("migrating to head (the FTS5 table) ...")
+    started = time.perf_counter()
+    upgrade(engine)
+    migrate = time.perf_counter() - started
+    facts = {
+        **facts,
         "migration 0006 on the loaded table": f"{migrate:.0f} s",
         "sizes": f"file {path.stat().st_size / 1024**2:,.0f} MB",
     }
@@ -209,6 +237,7 @@ def _count(engine: Engine) -> int:
 
 def _store_facts(engine: Engine, scale: int, facts: dict[str, str]) -> None:
     with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS refbench_facts"))
         connection.execute(
             text("CREATE TABLE refbench_facts (scale integer, name text, value text)")
         )
@@ -302,16 +331,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="records (default 3 M)")
     parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument(
+        "--reindex", action="store_true", help="run migration 0006 afresh on a reused database"
+    )
     args = parser.parse_args(argv)
     server = normalise_url(os.environ.get("BENCH_SERVER_URL", "postgresql://root@127.0.0.1:5432"))
     suffix = "" if args.scale == DEFAULT_SCALE else f"_{args.scale}"
-    pg_url, pg_facts = build_postgresql(server, f"gleif_refbench{suffix}", args.scale)
+    pg_url, pg_facts = build_postgresql(
+        server, f"gleif_refbench{suffix}", args.scale, reindex=args.reindex
+    )
     databases: list[tuple[str, str, dict[str, str]]] = [
         ("PostgreSQL", pg_url.render_as_string(hide_password=False), pg_facts)
     ]
     if not args.skip_sqlite:
         path = DATA_DIR / f"refbench_{args.scale}.sqlite3"
-        databases.append(("SQLite", f"sqlite:///{path}", build_sqlite(pg_url, path, args.scale)))
+        databases.append(
+            (
+                "SQLite",
+                f"sqlite:///{path}",
+                build_sqlite(pg_url, path, args.scale, reindex=args.reindex),
+            )
+        )
     sections: list[str] = []
     table = [
         "",

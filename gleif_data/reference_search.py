@@ -6,11 +6,17 @@ prefix) finds LEIs starting with it; when none does, or for any other query, leg
 Names are found in two steps, so that both databases rank alike:
 
 1. Candidates, at most CANDIDATE_POOL, from the index of migration 0006 over the folded legal
-   names (gleif_fold, see text_fold): on PostgreSQL by pg_trgm's word similarity (the
-   `%>` operator on a GIN index) or every word as a substring (LIKE on the same index), best
-   word similarity first; on SQLite by FTS5 trigram queries, each ordered by bm25, until
-   enough are found: every word as a substring; every word with one typo allowed (one of its
-   two halves intact); any word with one typo allowed.
+   names (gleif_fold, see text_fold). On PostgreSQL: pg_trgm's word similarity (the `%>`
+   operator on a GIN index) or every word as a substring (LIKE on the same index), best word
+   similarity first; for a query that very many names match, the matches nearest the
+   query's length instead (common_name_query). On SQLite: FTS5 trigram queries,
+   each ordered by bm25, until enough are found: every word as a substring; every word with
+   one typo allowed (one of its two halves intact); any word with one typo allowed; for a
+   query that very many names match, the substring matches nearest the query's length.
+
+   Known cost: a typo of a very common word ("limted" for "limited") matches few names, but
+   pg_trgm's GIN index cannot tell them from the 400,000 names with "limited" in 3 M, and
+   checking those takes seconds (benchmarks/REFERENCE_SEARCH.md).
 2. The candidates ranked in Python (RapidFuzz) by `score`: how well each query word matches
    its best word of the name (typos and word order cost little), and, weighing less, how
    close the whole name is to the query (fewer extra words rank higher). Ties go by folded
@@ -27,6 +33,8 @@ from typing import Any
 
 from rapidfuzz import fuzz
 from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
     Connection,
     Engine,
     Row,
@@ -37,9 +45,10 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
 )
 
-from gleif_data.db import is_sqlite
+from gleif_data.db import contains_text, is_sqlite
 from gleif_data.models import LeiRecord
 from gleif_data.text_fold import fold_text
 
@@ -49,6 +58,13 @@ MIN_WORD_CHARACTERS = 3
 CANDIDATE_POOL = 200
 # pg_trgm's default, set explicitly so that a server configured otherwise ranks alike.
 WORD_SIMILARITY_THRESHOLD = 0.6
+# A query the planner (SQLite: FTS5) expects this many names to match is "common": its
+# candidates come from bounded walks (common_name_query: WALK_POOL matches among at most
+# WALK_SCAN names each), since ranking every match would read them all (250,000 for "bank"
+# in 3 M). Fewer than WALK_POOL found: not that common after all; every match is ranked.
+COMMON_MATCHES = 20_000
+WALK_POOL = 50
+WALK_SCAN = 5_000
 # How much each query word's best match weighs against the whole name's closeness.
 COVERAGE_WEIGHT = 0.8
 LEI_LENGTH = 20
@@ -141,8 +157,9 @@ def match_score(query_words: Sequence[str], legal_name: str | None) -> float:
 def rank(
     query_words: Sequence[str], rows: Sequence[Row[tuple[object, ...]]]
 ) -> list[ReferenceMatch]:
-    """Candidate rows (the _COLUMNS) as matches, best first; ties by folded name, then LEI."""
-    scored = [(match_score(query_words, row.legal_name), row) for row in rows]
+    """Candidate rows (the _COLUMNS) as matches, each LEI once, best first; ties by name, LEI."""
+    unique = {row.lei: row for row in rows}.values()
+    scored = [(match_score(query_words, row.legal_name), row) for row in unique]
     scored.sort(key=lambda pair: (-pair[0], fold_text(pair[1].legal_name or ""), pair[1].lei))
     return [_match(row, round(score)) for score, row in scored]
 
@@ -171,34 +188,21 @@ def _match(row: Row[tuple[object, ...]], score: int) -> ReferenceMatch:
 
 def lei_prefix_query(dialect_name: str, prefix: str, limit: int) -> Select[Any]:
     """The records whose LEI starts with `prefix` (letters and digits, upper case), by LEI."""
-    if dialect_name == "sqlite":
-        # A range on the primary key under SQLite's binary collation (its LIKE ignores case
-        # and so no index); LEIs are letters and digits, all below the bound.
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-        condition = (LeiRecord.lei >= prefix) & (LeiRecord.lei < upper)
-    else:
-        # The prefix is letters and digits only: no LIKE wildcard in it. Served by the
-        # text_pattern_ops index of migration 0006.
-        condition = LeiRecord.lei.like(prefix + "%")
-    return select(*_COLUMNS).where(condition).order_by(LeiRecord.lei).limit(limit)
+    # A range in byte order, which LEIs (letters and digits) sort alike in every collation:
+    # SQLite's binary one, PostgreSQL's "C" (the index of migration 0006). LIKE would ignore
+    # case on SQLite, and on PostgreSQL not give the order a LIMIT needs from the index.
+    lei = LeiRecord.lei if dialect_name == "sqlite" else LeiRecord.lei.collate("C")
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return select(*_COLUMNS).where(lei >= prefix, lei < upper).order_by(lei).limit(limit)
 
 
 def postgresql_name_query(words: Sequence[str], pool: int) -> Select[Any]:
-    """The `pool` records whose folded name is most like the words (pg_trgm, GIN index)."""
+    """The `pool` names most like the words, of those the GIN index finds."""
     folded = func.gleif_fold(LeiRecord.legal_name)
     query = " ".join(words)
-    # Like SQLite's first query, every word as a substring too ("deutsche" in "deutscher"),
-    # which word similarity alone can miss; both conditions read the same index.
-    substrings = and_(
-        *(
-            folded.like(f"%{_escape_like(word)}%", escape="\\")
-            for word in words
-            if len(word) >= MIN_WORD_CHARACTERS
-        )
-    )
     return (
         select(*_COLUMNS)
-        .where(or_(folded.op("%>", is_comparison=True)(query), substrings))
+        .where(_postgresql_name_matches(words))
         .order_by(
             func.word_similarity(query, folded).desc(),
             func.similarity(folded, query).desc(),
@@ -206,6 +210,52 @@ def postgresql_name_query(words: Sequence[str], pool: int) -> Select[Any]:
         )
         .limit(pool)
     )
+
+
+def common_name_query(
+    dialect_name: str, words: Sequence[str], pool: int, scan: int
+) -> CompoundSelect:
+    """Up to `pool` matches in each of three walks of at most `scan` names; bounded work.
+
+    For a query that many names match ("bank"), where ranking every match costs seconds:
+    the names nearest the query's length, longer then shorter (the name-length index of
+    migration 0006), so that the names most like the query in full come first; and the
+    names in LEI order, where matches are as frequent as anywhere ("limited" is rare among
+    the shortest names). A match is what the dialect's first search takes.
+    """
+    length = func.length(LeiRecord.legal_name)
+    size = len(" ".join(words))
+    walks = [
+        select(*_COLUMNS).where(length >= size).order_by(length, LeiRecord.lei),
+        select(*_COLUMNS).where(length < size).order_by(length.desc(), LeiRecord.lei),
+        select(*_COLUMNS).order_by(LeiRecord.lei),
+    ]
+    parts = []
+    for walk in walks:
+        # The LIMIT inside keeps the filter outside: at most `scan` rows are read.
+        nearest = walk.limit(scan).subquery()
+        if dialect_name == "sqlite":
+            matches = and_(*(contains_text(nearest.c.legal_name, w) for w in _long(words)))
+        else:
+            matches = _postgresql_name_matches(words, nearest.c.legal_name)
+        parts.append(select(nearest).where(matches).limit(pool))
+    return union_all(*parts)
+
+
+def _postgresql_name_matches(
+    words: Sequence[str], legal_name: ColumnElement[str] = LeiRecord.legal_name
+) -> ColumnElement[bool]:
+    """Word similarity at least the threshold, or every word a substring of the name.
+
+    The substrings are SQLite's first query ("deutsche" in "deutscher"), which word
+    similarity alone can miss; both read the GIN index.
+    """
+    folded = func.gleif_fold(legal_name)
+    substrings = and_(
+        *(folded.like(f"%{_escape_like(word)}%", escape="\\") for word in _long(words))
+    )
+    # Substrings first: cheaper, and OR stops at the first true one.
+    return or_(substrings, folded.op("%>", is_comparison=True)(" ".join(words)))
 
 
 def _by_lei_prefix(connection: Connection, prefix: str, limit: int) -> list[ReferenceMatch]:
@@ -220,14 +270,39 @@ def _postgresql_candidates(
     connection.execute(
         select(func.set_config("pg_trgm.word_similarity_threshold", threshold, True))
     )
+    if _estimated_matches(connection, words) >= COMMON_MATCHES:
+        walked = _walk(connection, words)
+        if len(walked) >= WALK_POOL:
+            return walked
     return list(connection.execute(postgresql_name_query(words, pool)))
+
+
+def _walk(connection: Connection, words: Sequence[str]) -> list[Row[tuple[object, ...]]]:
+    """A common query's candidates (a name found by two walks is ranked once)."""
+    statement = common_name_query(connection.dialect.name, words, WALK_POOL, WALK_SCAN)
+    return list(connection.execute(statement))
+
+
+def _estimated_matches(connection: Connection, words: Sequence[str]) -> float:
+    """The planner's estimate of the names matching (from the column's statistics)."""
+    statement = select(literal_column("1")).where(_postgresql_name_matches(words))
+    compiled = statement.compile(dialect=connection.dialect)
+    explained = connection.exec_driver_sql(
+        f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params
+    ).scalar_one()
+    return float(explained[0]["Plan"]["Plan Rows"])
 
 
 def _sqlite_candidates(
     connection: Connection, words: Sequence[str], pool: int
 ) -> list[Row[tuple[object, ...]]]:
+    queries = _fts_queries(words)
+    if _sqlite_matches_at_least(connection, queries[0], COMMON_MATCHES):
+        walked = _walk(connection, words)
+        if len(walked) >= WALK_POOL:
+            return walked
     found: dict[int, None] = {}
-    for expression in _fts_queries(words):
+    for expression in queries:
         ids = connection.execute(
             text(
                 f"SELECT rowid FROM {_SEARCH_TABLE} WHERE {_SEARCH_TABLE} MATCH :expression"
@@ -245,9 +320,25 @@ def _sqlite_candidates(
     return list(connection.execute(select(*_COLUMNS).where(rowid.in_(chosen))))
 
 
+def _sqlite_matches_at_least(connection: Connection, expression: str, count: int) -> bool:
+    """Whether the FTS5 query matches `count` names (counted without ranking, so quickly)."""
+    matches = connection.execute(
+        text(
+            f"SELECT count(*) FROM (SELECT rowid FROM {_SEARCH_TABLE}"
+            f" WHERE {_SEARCH_TABLE} MATCH :expression LIMIT :count)"
+        ),
+        {"expression": expression, "count": count},
+    ).scalar_one()
+    return matches >= count
+
+
+def _long(words: Sequence[str]) -> list[str]:
+    return [word for word in words if len(word) >= MIN_WORD_CHARACTERS]
+
+
 def _fts_queries(words: Sequence[str]) -> list[str]:
     """FTS5 queries from the strictest to the loosest, each different from the one before."""
-    long_words = [word for word in words if len(word) >= MIN_WORD_CHARACTERS]
+    long_words = _long(words)
     every_word = " AND ".join(_phrase(word) for word in long_words)
     every_word_one_typo = " AND ".join(_halves(word) for word in long_words)
     any_word_one_typo = " OR ".join(_halves(word) for word in long_words)

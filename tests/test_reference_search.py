@@ -13,12 +13,14 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, text
 
+from gleif_data import reference_search
 from gleif_data.db import make_engine
 from gleif_data.errors import GleifDataError
 from gleif_data.import_gleif import import_gleif
 from gleif_data.migrate import alembic_config, upgrade
 from gleif_data.reference_search import (
     ReferenceMatch,
+    common_name_query,
     lei_prefix_query,
     looks_like_lei,
     name_words,
@@ -362,3 +364,29 @@ def test_the_lei_prefix_search_reads_an_index(many_names):
         "lei_records_pkey",
     }
     assert not [n for n in nodes(tree) if n["Node Type"] == "Seq Scan"]
+
+
+def test_a_query_most_names_match_walks_the_name_length_index(many_names):
+    tree = plan(many_names, common_name_query("postgresql", name_words("entity"), 50, 20_000))
+    assert "ix_lei_records_name_length" in {n.get("Index Name") for n in nodes(tree)}
+    assert not [n for n in nodes(tree) if n["Node Type"] in ("Seq Scan", "Bitmap Heap Scan")]
+
+
+def test_a_query_most_names_match_finds_the_names_nearest_its_length(many_names):
+    with many_names.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO lei_records (lei, legal_name) VALUES"
+                " ('A0000000000000000001', 'ENTITY'), ('A0000000000000000002', 'ENTITY AG')"
+            )
+        )
+    found = search_reference(many_names, "entity", limit=3)
+    assert leis(found)[:2] == ["A0000000000000000001", "A0000000000000000002"]
+    assert found[2].legal_name.startswith("ENTITY ")
+    # A rare name is found alike, though the walk is tried first for it here.
+    reference_search.COMMON_MATCHES, common = 0, reference_search.COMMON_MATCHES
+    try:
+        rare = search_reference(many_names, "entity c4ca4238a0b923820dcc509a6f75849b")
+    finally:
+        reference_search.COMMON_MATCHES = common
+    assert rare[0].legal_name == "ENTITY c4ca4238a0b923820dcc509a6f75849b LIMITED"

@@ -4,12 +4,13 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-01
 
-PostgreSQL: the pg_trgm extension, a GIN trigram index on the folded legal name, and a
-text_pattern_ops index on the LEI (the primary key serves `LIKE 'prefix%'` only under the C
-collation). SQLite: a contentless FTS5 table with the trigram tokenizer over the folded legal
-names, keyed by lei_records' rowid and kept in sync by triggers. The triggers call
-gleif_fold, which every engine of gleif_data.db registers: a connection without it cannot
-write lei_records (it fails with "no such function", never silently).
+Both: an index on the name's length, for queries that very many names match. PostgreSQL:
+the pg_trgm extension, a GIN trigram index on the folded legal name, and an index on the LEI
+in byte order (collation "C", for LEI prefixes in any database collation). SQLite: a
+contentless FTS5 table with the trigram tokenizer over the folded legal names, keyed by
+lei_records' rowid and kept in sync by triggers. The triggers call gleif_fold, which every
+engine of gleif_data.db registers: a connection without it cannot write lei_records (it
+fails with "no such function", never silently).
 """
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ depends_on = None
 
 TRIGRAM_INDEX = "ix_lei_records_legal_name_trgm"
 PREFIX_INDEX = "ix_lei_records_lei_prefix"
+LENGTH_INDEX = "ix_lei_records_name_length"
 SEARCH_TABLE = "lei_records_search"
 
 NEEDS_DBA = (
@@ -58,6 +60,9 @@ SQLITE_TRIGGERS = {
 
 
 def upgrade() -> None:
+    op.execute(
+        f"CREATE INDEX IF NOT EXISTS {LENGTH_INDEX} ON lei_records (length(legal_name), lei)"
+    )
     if op.get_bind().dialect.name == "postgresql":
         _upgrade_postgresql()
     else:
@@ -71,7 +76,7 @@ def _upgrade_postgresql() -> None:
         f"CREATE INDEX IF NOT EXISTS {TRIGRAM_INDEX} ON lei_records"
         " USING gin (gleif_fold(legal_name) gin_trgm_ops)"
     )
-    op.execute(f"CREATE INDEX IF NOT EXISTS {PREFIX_INDEX} ON lei_records (lei text_pattern_ops)")
+    op.execute(f'CREATE INDEX IF NOT EXISTS {PREFIX_INDEX} ON lei_records (lei COLLATE "C")')
 
 
 def _create_extension(bind: sa.Connection) -> None:
@@ -103,6 +108,7 @@ def _upgrade_sqlite() -> None:
 
 
 def downgrade() -> None:
+    op.execute(f"DROP INDEX IF EXISTS {LENGTH_INDEX}")
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP INDEX IF EXISTS {PREFIX_INDEX}")
         op.execute(f"DROP INDEX IF EXISTS {TRIGRAM_INDEX}")
