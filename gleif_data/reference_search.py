@@ -56,6 +56,7 @@ MIN_QUERY_CHARACTERS = 3
 # Trigram search needs a word of three characters; shorter ones only help the ranking.
 MIN_WORD_CHARACTERS = 3
 CANDIDATE_POOL = 200
+MAX_LIMIT = 1_000
 # pg_trgm's default, set explicitly so that a server configured otherwise ranks alike.
 WORD_SIMILARITY_THRESHOLD = 0.6
 # A query the planner (SQLite: FTS5) expects this many names to match is "common": its
@@ -101,8 +102,8 @@ def search_reference(engine: Engine, query: str, *, limit: int = 10) -> list[Ref
 
     A query of fewer than three characters, or without a word of three, finds nothing.
     """
-    if limit < 1:
-        raise ValueError(f"limit must be 1 or more, not {limit}")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be from 1 to {MAX_LIMIT:,}, not {limit}")
     query = " ".join(query.split())
     if len(query) < MIN_QUERY_CHARACTERS:
         return []
@@ -115,9 +116,9 @@ def search_reference(engine: Engine, query: str, *, limit: int = 10) -> list[Ref
         if not any(len(word) >= MIN_WORD_CHARACTERS for word in words):
             return []
         if is_sqlite(engine):
-            rows = _sqlite_candidates(connection, words, max(CANDIDATE_POOL, limit))
+            rows = _sqlite_candidates(connection, words, limit)
         else:
-            rows = _postgresql_candidates(connection, words, max(CANDIDATE_POOL, limit))
+            rows = _postgresql_candidates(connection, words, limit)
     return rank(words, rows)[:limit]
 
 
@@ -264,22 +265,25 @@ def _by_lei_prefix(connection: Connection, prefix: str, limit: int) -> list[Refe
 
 
 def _postgresql_candidates(
-    connection: Connection, words: Sequence[str], pool: int
+    connection: Connection, words: Sequence[str], limit: int
 ) -> list[Row[tuple[object, ...]]]:
     threshold = str(WORD_SIMILARITY_THRESHOLD)
     connection.execute(
         select(func.set_config("pg_trgm.word_similarity_threshold", threshold, True))
     )
     if _estimated_matches(connection, words) >= COMMON_MATCHES:
-        walked = _walk(connection, words)
-        if len(walked) >= WALK_POOL:
+        walked = _walk(connection, words, limit)
+        if len(walked) >= max(WALK_POOL, limit):
             return walked
-    return list(connection.execute(postgresql_name_query(words, pool)))
+    return list(connection.execute(postgresql_name_query(words, max(CANDIDATE_POOL, limit))))
 
 
-def _walk(connection: Connection, words: Sequence[str]) -> list[Row[tuple[object, ...]]]:
+def _walk(
+    connection: Connection, words: Sequence[str], limit: int
+) -> list[Row[tuple[object, ...]]]:
     """A common query's candidates (a name found by two walks is ranked once)."""
-    statement = common_name_query(connection.dialect.name, words, WALK_POOL, WALK_SCAN)
+    pool = max(WALK_POOL, limit)
+    statement = common_name_query(connection.dialect.name, words, pool, max(WALK_SCAN, pool))
     return list(connection.execute(statement))
 
 
@@ -294,13 +298,14 @@ def _estimated_matches(connection: Connection, words: Sequence[str]) -> float:
 
 
 def _sqlite_candidates(
-    connection: Connection, words: Sequence[str], pool: int
+    connection: Connection, words: Sequence[str], limit: int
 ) -> list[Row[tuple[object, ...]]]:
     queries = _fts_queries(words)
     if _sqlite_matches_at_least(connection, queries[0], COMMON_MATCHES):
-        walked = _walk(connection, words)
-        if len(walked) >= WALK_POOL:
+        walked = _walk(connection, words, limit)
+        if len(walked) >= max(WALK_POOL, limit):
             return walked
+    pool = max(CANDIDATE_POOL, limit)
     found: dict[int, None] = {}
     for expression in queries:
         ids = connection.execute(

@@ -150,9 +150,10 @@ def test_empty_and_too_short_queries_find_nothing(reference, query):
     assert search_reference(reference, query) == []
 
 
-def test_a_limit_below_one_is_refused(reference):
-    with pytest.raises(ValueError, match="limit"):
-        search_reference(reference, "bank", limit=0)
+@pytest.mark.parametrize("limit", [0, -1, 1001])
+def test_a_limit_out_of_range_is_refused(reference, limit):
+    with pytest.raises(ValueError, match="limit must be from 1 to 1,000"):
+        search_reference(reference, "bank", limit=limit)
 
 
 def test_percent_underscore_and_quotes_are_plain_characters(engine, tmp_path):
@@ -168,6 +169,7 @@ def test_percent_underscore_and_quotes_are_plain_characters(engine, tmp_path):
     assert search_reference(engine, 'quoted" OR "company')[0].lei == "529900AAAAAAAAAAAA02"
     # Wildcards match nothing by themselves, and SQL in a query is text to search for.
     assert search_reference(engine, "%%%___") == []
+    assert search_reference(engine, "o'brien\x00")[0].lei == "529900AAAAAAAAAAAA01"
     assert search_reference(engine, "'; DROP TABLE lei_records; --") == []
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM lei_records")).scalar() == 3
