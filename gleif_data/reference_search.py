@@ -10,9 +10,9 @@ Names are found in two steps, so that both databases rank alike:
    operator on a GIN index) or every word as a substring (LIKE on the same index), best word
    similarity first; for a query that very many names match, the matches nearest the
    query's length instead (common_name_query). On SQLite: FTS5 trigram queries,
-   each ordered by bm25, until enough are found: every word as a substring; every word with
-   one typo allowed (one of its two halves intact); any word with one typo allowed; for a
-   query that very many names match, the substring matches nearest the query's length.
+   each ordered by bm25, until `limit` are found: every word as a substring; every word with
+   one typo allowed (one of its two halves intact); any word not too common with one typo
+   allowed; for a query that very many names match, the walks of common_name_query.
 
    Known cost: a typo of a very common word ("limted" for "limited") matches few names, but
    pg_trgm's GIN index cannot tell them from the 400,000 names with "limited" in 3 M, and
@@ -239,7 +239,9 @@ def common_name_query(
             matches = and_(*(contains_text(nearest.c.legal_name, w) for w in _long(words)))
         else:
             matches = _postgresql_name_matches(words, nearest.c.legal_name)
-        parts.append(select(nearest).where(matches).limit(pool))
+        # Each part as a subquery: SQLite allows no LIMIT on a bare part of a UNION.
+        part = select(nearest).where(matches).limit(pool).subquery()
+        parts.append(select(part))
     return union_all(*parts)
 
 
@@ -300,29 +302,45 @@ def _estimated_matches(connection: Connection, words: Sequence[str]) -> float:
 def _sqlite_candidates(
     connection: Connection, words: Sequence[str], limit: int
 ) -> list[Row[tuple[object, ...]]]:
-    queries = _fts_queries(words)
-    if _sqlite_matches_at_least(connection, queries[0], COMMON_MATCHES):
+    every_word, every_word_one_typo = _fts_queries(words)
+    if _sqlite_matches_at_least(connection, every_word, COMMON_MATCHES):
         walked = _walk(connection, words, limit)
         if len(walked) >= max(WALK_POOL, limit):
             return walked
     pool = max(CANDIDATE_POOL, limit)
     found: dict[int, None] = {}
-    for expression in queries:
-        ids = connection.execute(
+    for expression in dict.fromkeys([every_word, every_word_one_typo]):
+        found.update(dict.fromkeys(_fts_ranked(connection, expression, pool)))
+        if len(found) >= limit:
+            break
+    else:
+        # Any word, one typo allowed; not the words very many names have, which would bring
+        # every one of those names to be ranked.
+        rare = [
+            _halves(word)
+            for word in _long(words)
+            if not _sqlite_matches_at_least(connection, _halves(word), COMMON_MATCHES)
+        ]
+        if rare:
+            found.update(dict.fromkeys(_fts_ranked(connection, " OR ".join(rare), pool)))
+    chosen = list(found)[:pool]
+    if not chosen:
+        return []
+    rowid = literal_column("lei_records.rowid")
+    return list(connection.execute(select(*_COLUMNS).where(rowid.in_(chosen))))
+
+
+def _fts_ranked(connection: Connection, expression: str, pool: int) -> list[int]:
+    """The rowids of the best `pool` names (bm25) matching an FTS5 query."""
+    return list(
+        connection.execute(
             text(
                 f"SELECT rowid FROM {_SEARCH_TABLE} WHERE {_SEARCH_TABLE} MATCH :expression"
                 " ORDER BY rank LIMIT :pool"
             ),
             {"expression": expression, "pool": pool},
         ).scalars()
-        found.update(dict.fromkeys(ids))
-        if len(found) >= pool:
-            break
-    chosen = list(found)[:pool]
-    if not chosen:
-        return []
-    rowid = literal_column("lei_records.rowid")
-    return list(connection.execute(select(*_COLUMNS).where(rowid.in_(chosen))))
+    )
 
 
 def _sqlite_matches_at_least(connection: Connection, expression: str, count: int) -> bool:
@@ -341,13 +359,12 @@ def _long(words: Sequence[str]) -> list[str]:
     return [word for word in words if len(word) >= MIN_WORD_CHARACTERS]
 
 
-def _fts_queries(words: Sequence[str]) -> list[str]:
-    """FTS5 queries from the strictest to the loosest, each different from the one before."""
+def _fts_queries(words: Sequence[str]) -> tuple[str, str]:
+    """FTS5 queries: every word as a substring; every word with one typo allowed."""
     long_words = _long(words)
     every_word = " AND ".join(_phrase(word) for word in long_words)
     every_word_one_typo = " AND ".join(_halves(word) for word in long_words)
-    any_word_one_typo = " OR ".join(_halves(word) for word in long_words)
-    return list(dict.fromkeys([every_word, every_word_one_typo, any_word_one_typo]))
+    return every_word, every_word_one_typo
 
 
 def _halves(word: str) -> str:

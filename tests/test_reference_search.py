@@ -27,6 +27,7 @@ from gleif_data.reference_search import (
     postgresql_name_query,
     search_reference,
 )
+from gleif_data.text_fold import fold_text
 from tests.support import sample_records, write_csv
 from tests.test_query_plans import nodes, plan
 
@@ -374,7 +375,7 @@ def test_a_query_most_names_match_walks_the_name_length_index(many_names):
     assert not [n for n in nodes(tree) if n["Node Type"] in ("Seq Scan", "Bitmap Heap Scan")]
 
 
-def test_a_query_most_names_match_finds_the_names_nearest_its_length(many_names):
+def test_a_query_most_names_match_finds_the_names_nearest_its_length(many_names, monkeypatch):
     with many_names.begin() as connection:
         connection.execute(
             text(
@@ -385,10 +386,16 @@ def test_a_query_most_names_match_finds_the_names_nearest_its_length(many_names)
     found = search_reference(many_names, "entity", limit=3)
     assert leis(found)[:2] == ["A0000000000000000001", "A0000000000000000002"]
     assert found[2].legal_name.startswith("ENTITY ")
-    # A rare name is found alike, though the walk is tried first for it here.
-    reference_search.COMMON_MATCHES, common = 0, reference_search.COMMON_MATCHES
-    try:
-        rare = search_reference(many_names, "entity c4ca4238a0b923820dcc509a6f75849b")
-    finally:
-        reference_search.COMMON_MATCHES = common
+    # A rare name is found alike, though the walks are tried first for it here.
+    monkeypatch.setattr(reference_search, "COMMON_MATCHES", 0)
+    rare = search_reference(many_names, "entity c4ca4238a0b923820dcc509a6f75849b")
     assert rare[0].legal_name == "ENTITY c4ca4238a0b923820dcc509a6f75849b LIMITED"
+
+
+def test_the_walks_of_a_common_query_find_matches_on_both_databases(reference, monkeypatch):
+    monkeypatch.setattr(reference_search, "COMMON_MATCHES", 1)
+    monkeypatch.setattr(reference_search, "WALK_POOL", 5)
+    found = search_reference(reference, "bank", limit=5)
+    assert len(found) == 5
+    assert all("bank" in fold_text(m.legal_name) for m in found)
+    assert len(set(leis(found))) == 5
