@@ -206,7 +206,8 @@ def postgresql_name_query(words: Sequence[str], pool: int) -> Select[Any]:
         .where(_postgresql_name_matches(words))
         .order_by(
             func.word_similarity(query, folded).desc(),
-            func.similarity(folded, query).desc(),
+            # Shorter first: closer to the query in full, and cheaper than similarity().
+            func.length(LeiRecord.legal_name),
             LeiRecord.lei,
         )
         .limit(pool)
