@@ -302,7 +302,9 @@ def write_results(sections: Sequence[str], scale: int, argv: Sequence[str]) -> N
         "# Reference search benchmark\n\n"
         "Written by `benchmarks/reference_search.py` (see its docstring for the data). Times"
         " are the minimum of 3 runs of `search_reference(engine, query)` (limit 10) in one warm"
-        " process, including the Python re-ranking; goal: under 0.2 s on PostgreSQL.\n"
+        " process, including the Python re-ranking; goal: under 0.2 s on PostgreSQL. The"
+        " machine is shared: the load average and the primary-key lookup of the same run say"
+        " how busy it was.\n"
     )
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     section = "\n".join(
