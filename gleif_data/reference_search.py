@@ -8,15 +8,15 @@ Names are found in two steps, so that both databases rank alike:
 1. Candidates, at most CANDIDATE_POOL, from the index of migration 0006 over the folded legal
    names (gleif_fold, see text_fold). On PostgreSQL: pg_trgm's word similarity (the `%>`
    operator on a GIN index) or every word as a substring (LIKE on the same index), best word
-   similarity first; for a query that very many names match, the matches nearest the
-   query's length instead (common_name_query). On SQLite: FTS5 trigram queries,
+   similarity first, the substrings alone when they are `limit` names; for a query that
+   very many names match, the walks of common_name_query instead. On SQLite: FTS5 trigram queries,
    each ordered by bm25, until `limit` are found: every word as a substring; every word with
    one typo allowed (one of its two halves intact); any word not too common with one typo
    allowed; for a query that very many names match, the walks of common_name_query.
 
-   Known cost: a typo of a very common word ("limted" for "limited") matches few names, but
-   pg_trgm's GIN index cannot tell them from the 400,000 names with "limited" in 3 M, and
-   checking those takes seconds (benchmarks/REFERENCE_SEARCH.md).
+   Known cost: a query that no name has as substrings but whose trigrams the names of a very
+   common word mostly share (a typo of it) can make PostgreSQL check each of those names:
+   seconds for 400,000 names with "limited" in 3 M.
 2. The candidates ranked in Python (RapidFuzz) by `score`: how well each query word matches
    its best word of the name (typos and word order cost little), and, weighing less, how
    close the whole name is to the query (fewer extra words rank higher). Ties go by folded
@@ -197,13 +197,20 @@ def lei_prefix_query(dialect_name: str, prefix: str, limit: int) -> Select[Any]:
     return select(*_COLUMNS).where(lei >= prefix, lei < upper).order_by(lei).limit(limit)
 
 
-def postgresql_name_query(words: Sequence[str], pool: int) -> Select[Any]:
-    """The `pool` names most like the words, of those the GIN index finds."""
+def postgresql_name_query(
+    words: Sequence[str], pool: int, *, substrings_only: bool = False
+) -> Select[Any]:
+    """The `pool` names most like the words, of those the GIN index finds.
+
+    With `substrings_only`, only names that have every word as a substring (SQLite's first
+    query), which the index finds exactly: tried first, see _postgresql_candidates.
+    """
     folded = func.gleif_fold(LeiRecord.legal_name)
     query = " ".join(words)
+    matches = (_substrings if substrings_only else _postgresql_name_matches)(words)
     return (
         select(*_COLUMNS)
-        .where(_postgresql_name_matches(words))
+        .where(matches)
         .order_by(
             func.word_similarity(query, folded).desc(),
             # Shorter first: closer to the query in full, and cheaper than similarity().
@@ -249,17 +256,21 @@ def common_name_query(
 def _postgresql_name_matches(
     words: Sequence[str], legal_name: ColumnElement[str] = LeiRecord.legal_name
 ) -> ColumnElement[bool]:
-    """Word similarity at least the threshold, or every word a substring of the name.
+    """Every word a substring of the name, or word similarity at least the threshold.
 
     The substrings are SQLite's first query ("deutsche" in "deutscher"), which word
     similarity alone can miss; both read the GIN index.
     """
     folded = func.gleif_fold(legal_name)
-    substrings = and_(
-        *(folded.like(f"%{_escape_like(word)}%", escape="\\") for word in _long(words))
-    )
     # Substrings first: cheaper, and OR stops at the first true one.
-    return or_(substrings, folded.op("%>", is_comparison=True)(" ".join(words)))
+    return or_(_substrings(words, legal_name), folded.op("%>", is_comparison=True)(" ".join(words)))
+
+
+def _substrings(
+    words: Sequence[str], legal_name: ColumnElement[str] = LeiRecord.legal_name
+) -> ColumnElement[bool]:
+    folded = func.gleif_fold(legal_name)
+    return and_(*(folded.like(f"%{_escape_like(word)}%", escape="\\") for word in _long(words)))
 
 
 def _by_lei_prefix(connection: Connection, prefix: str, limit: int) -> list[ReferenceMatch]:
@@ -278,7 +289,14 @@ def _postgresql_candidates(
         walked = _walk(connection, words, limit)
         if len(walked) >= max(WALK_POOL, limit):
             return walked
-    return list(connection.execute(postgresql_name_query(words, max(CANDIDATE_POOL, limit))))
+    pool = max(CANDIDATE_POOL, limit)
+    # As on SQLite, names with every word are enough when there are `limit` of them. Word
+    # similarity is costly where the index finds many names it then rejects: "limted"
+    # shares most trigrams with the 400,000 names with "limited" in 3 M.
+    exact = list(connection.execute(postgresql_name_query(words, pool, substrings_only=True)))
+    if len(exact) >= limit:
+        return exact
+    return list(connection.execute(postgresql_name_query(words, pool)))
 
 
 def _walk(
