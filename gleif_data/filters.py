@@ -17,7 +17,8 @@ from gleif_data.qa_state import QaStatus, status_expression
 class DomainFilter:
     """Which domains of a batch to show or export; a selected domain keeps all its candidates.
 
-    Text filters are case-insensitive substrings in which %, _ and quotes are literal.
+    Text filters are case-insensitive substrings in which %, _ and quotes are literal;
+    see trimmed_needle for the spaces around them.
     """
 
     domain_contains: str | None = None
@@ -35,8 +36,8 @@ class DomainFilter:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"{name} must be text")
-            if value is not None and not value.strip():
-                object.__setattr__(self, name, None)  # an empty box filters nothing
+            if value is not None:
+                object.__setattr__(self, name, trimmed_needle(value))
         for name in ("min_candidates", "max_candidates", "min_name_score", "max_name_score"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -113,6 +114,16 @@ class DomainFilter:
             if self.max_name_score is not None:
                 where.append(best <= self.max_name_score)
         return where
+
+
+def trimmed_needle(value: str) -> str | None:
+    """A text filter as typed, without surrounding blanks; only spaces mean one space."""
+    # '  bank ' is meant as 'bank' (pasted text brings spaces along). A box of nothing but
+    # spaces has no other meaning than "holds a space"; an empty box filters nothing.
+    trimmed = value.strip()
+    if trimmed:
+        return trimmed
+    return " " if " " in value else None
 
 
 def _any_candidate(
