@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, exists, false, func, select
 from sqlalchemy.sql import FromClause
 
 from gleif_data.db import contains_text
+from gleif_data.domains import decode_ace_labels
 from gleif_data.flags import Flag, domain_condition
 from gleif_data.models import GleifCandidate
 from gleif_data.qa_state import QaStatus, status_expression
@@ -37,7 +38,10 @@ class DomainFilter:
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"{name} must be text")
             if value is not None:
-                object.__setattr__(self, name, trimmed_needle(value))
+                value = trimmed_needle(value)
+                if name == "domain_contains" and value is not None:
+                    value = decode_ace_labels(value)  # domains are stored in Unicode form
+                object.__setattr__(self, name, value)
         for name in ("min_candidates", "max_candidates", "min_name_score", "max_name_score"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
