@@ -1,7 +1,7 @@
 """Text fold independent of the database's locale: gleif_fold lower-cases under a fixed collation.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -12,7 +12,7 @@ from gleif_data import text_fold
 from gleif_data.errors import GleifDataError
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
