@@ -1,5 +1,8 @@
 """Explore: the batch's domains page by page, filtered and sorted, with links to each domain."""
 
+import json
+from urllib.parse import urlencode
+
 import pandas as pd
 import streamlit as st
 
@@ -38,6 +41,31 @@ sort = by_label[
         required=True,
     )
 ]
+
+
+def open_domain(batch: str, domain: str) -> None:
+    """Open a domain on the Domain page as a link would, so that Back returns to this page.
+
+    st.switch_page can't: it must set the query string, and the batch and filters are bound
+    to widgets, which Streamlit lets no code set. It would also leave an extra history entry.
+    The browser moves to the page's URL and tells Streamlit, as Back and Forward do; the
+    filters follow in session state (carry_view_to). The link below is the keyboard's way.
+    """
+    query = urlencode({"batch": batch, "domain": domain})
+    target = json.dumps(f"domain?{query}")  # urlencode leaves no quote, < or > to escape
+    st.html(
+        "<script>"
+        f"window.history.pushState({{}}, '', new URL({target}, window.location.href));"
+        "window.dispatchEvent(new PopStateEvent('popstate'));"
+        "</script>",
+        unsafe_allow_javascript=True,
+    )
+    st.page_link(
+        "pages/domain.py",
+        label=f"Open {domain}",
+        icon=":material/open_in_new:",
+        query_params={"domain": domain},
+    )
 
 
 def cursor(name: str) -> Cursor | None:
@@ -104,9 +132,7 @@ event = st.dataframe(
 )
 if event.selection.rows:
     chosen = page.rows[event.selection.rows[0]]
-    st.switch_page(
-        "pages/domain.py", query_params={"batch": summary.batch, "domain": chosen.domain}
-    )
+    open_domain(summary.batch, chosen.domain)
 
 
 def go(name: str, position: Cursor | None) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from gleif_data.config import ConfigError, describe_url, login_configured, resolve_database_url
 from gleif_data.db import make_engine
@@ -217,7 +219,8 @@ def choose_batch() -> BatchSize:
     # No format_func: a bound widget writes its displayed text to the URL.
     if st.session_state.get("batch") not in (None, *by_name):
         del st.session_state["batch"]  # carried over, but the batch has gone since
-    name = st.selectbox("Batch", list(by_name), key="batch", **_bound())
+    with _shared_by_every_page():
+        name = st.selectbox("Batch", list(by_name), key="batch", **_bound())
     _remember("batch")
     chosen = by_name[name]
     # Domains only: counting candidates reads the whole batch (the Overview shows them).
@@ -227,7 +230,7 @@ def choose_batch() -> BatchSize:
 
 def filter_controls() -> DomainFilter:
     """The filter inputs, kept in the URL; stops with a warning on contradictory values."""
-    with st.container(border=True):
+    with st.container(border=True), _shared_by_every_page():
         text = st.columns(3)
         text[0].text_input("Domain contains", key="domain_contains", **_bound())
         text[1].text_input("LEI contains", key="lei_contains", **_bound())
@@ -348,6 +351,24 @@ def reset_page() -> None:
     for key in PAGE_KEYS:
         if key in st.query_params:
             del st.query_params[key]
+
+
+@contextmanager
+def _shared_by_every_page() -> Iterator[None]:
+    """Widgets made here are the app's, not the page's: their URL parameter survives Back.
+
+    Streamlit ties a bound widget to the page that made it, and on a move to another page
+    (Back and Forward included) drops the URL parameters of the other pages' widgets before
+    the new page reads them. Several pages bind `batch` and the filters, so Back from the
+    Domain page would reset the batch. Widgets of the main script are never dropped; this
+    makes the widget as if app.py had (Streamlit 1.67 internals, covered by a browser test).
+    """
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        yield
+        return
+    with ctx.run_with_active_hash(ctx.pages_manager.main_script_hash):
+        yield
 
 
 def _bound() -> dict[str, object]:
