@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TypeVar
+from urllib.parse import urlencode
 
 import streamlit as st
 from sqlalchemy import Engine
@@ -250,11 +252,17 @@ def filter_controls() -> DomainFilter:
             "Flags (all of)",
             [flag.value for flag in Flag],
             key="flags",
+            placeholder="Any",
             help="\n".join(f"- **{flag.value}**: {flag.description}" for flag in Flag),
             **_bound(),
         )
         qa[1].selectbox(
-            "QA status", [s.value for s in QaStatus], index=None, key="qa_status", **_bound()
+            "QA status",
+            [s.value for s in QaStatus],
+            index=None,
+            key="qa_status",
+            placeholder="Any",
+            **_bound(),
         )
         if any(st.session_state.get(key) not in (None, "", []) for key in FILTER_KEYS):
             qa[2].button("Clear filters", icon=":material/filter_alt_off:", on_click=clear_filters)
@@ -322,6 +330,24 @@ def analyst() -> str:
     if st.user.get("is_logged_in"):
         return str(st.user.get("email") or st.user.get("name") or "")
     return str(st.session_state.get("analyst") or "").strip()
+
+
+def open_page(url_path: str, params: Mapping[str, str]) -> None:
+    """Show another page of the app with exactly these URL parameters, as Back and Forward do.
+
+    st.switch_page can't when the batch or filters are in the URL: it must set the query
+    string, and Streamlit lets no code set a parameter bound to a widget; it would also leave
+    an extra history entry. Here the browser moves to the URL and tells Streamlit, which then
+    reads every bound widget from it (a missing one takes its default), in one history entry.
+    """
+    target = json.dumps(f"{url_path}?{urlencode(params)}")  # urlencode leaves no < > or quote
+    st.html(
+        "<script>"
+        f"window.history.pushState({{}}, '', new URL({target}, window.location.href));"
+        "window.dispatchEvent(new PopStateEvent('popstate'));"
+        "</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def carry_view_to(page: str) -> None:
