@@ -3,13 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from gleif_data.decisions import bulk_accept, count_bulk_accept
 from gleif_data.explore import Cursor, SortOrder, count_before, explore_page
 from gleif_data.filters import DomainFilter
 from gleif_data.statement_timeout import statement_timeout_seconds
+from pages.bulk_qa import bulk_qa
 from pages.ui import (
     SUMMARY_TTL,
-    analyst,
     cached_count,
     choose_batch,
     clear_filters,
@@ -223,47 +222,7 @@ if offset is not None:
     position_line.caption(f"{shown} of {matching:,} matching" if matching is not None else shown)
 
 
-def close_bulk_dialog() -> None:
-    """Forget that the confirmation is open (a callback)."""
-    st.session_state.pop("bulk_confirm", None)
-
-
-@st.dialog("Accept the clean single matches", on_dismiss=close_bulk_dialog)
-def confirm_bulk_accept(count: int) -> None:
-    """Ask before deciding many domains at once."""
-    st.markdown(
-        f"This accepts the single candidate of **{count:,} domains** of {summary.batch!r} that "
-        "pass the filters, have exactly one candidate, no flag and no decision yet. Each gets "
-        f"its own entry in the history, recorded as **{analyst()}**, in one transaction."
-    )
-    with st.container(horizontal=True):
-        accept = st.button("Accept them", type="primary", icon=":material/done_all:")
-        st.button("Cancel", on_click=close_bulk_dialog)
-    if accept:
-        done = guarded(lambda: bulk_accept(engine, summary.batch, filters, decided_by=analyst()))
-        close_bulk_dialog()
-        st.session_state["bulk_done"] = done
-        st.rerun()
-
-
 # A toggle, not an expander: an expander runs its content on every rerun, and counting the
 # clean matches checks every flag of every filtered domain.
 if st.toggle("Bulk QA", key="bulk_qa", help="Accept many clean single matches at once."):
-    clean = guarded(lambda: count_bulk_accept(engine, summary.batch, filters))
-    st.caption(
-        f"{clean:,} domains among these filters are undecided, have exactly one candidate "
-        "and no flag."
-    )
-    if not analyst():
-        st.text_input(
-            "Your name, recorded with your decisions", key="analyst", persist_state="session"
-        )
-    if st.button(
-        "Accept their single candidates...", disabled=not clean or not analyst(), key="bulk"
-    ):
-        st.session_state["bulk_confirm"] = True
-    # The dialog stays open across reruns until the analyst confirms, cancels or closes it.
-    if st.session_state.get("bulk_confirm"):
-        confirm_bulk_accept(clean)
-    if done := st.session_state.pop("bulk_done", None):
-        st.success(f"Accepted {len(done.accepted):,} domains.", icon=":material/check:")
+    bulk_qa(engine, summary.batch, filters)

@@ -201,3 +201,51 @@ def test_overview_and_explore_fit_the_window(browser, server, width):
                 shot(page, f"{name}-{width}px")
     finally:
         page.context.close()
+
+
+def test_a_bulk_accept_lists_what_it_accepted_and_undoes_exactly_that(page, server, seeded_url):
+    from gleif_data.decisions import bulk_accept_result, bulk_accepts, domain_history
+
+    page.goto(f"{server}/explore?batch=demo-small")
+    page.get_by_text("domains match").wait_for()
+    settle(page)
+    page.get_by_text("Bulk QA").click()
+    page.get_by_text("have exactly one candidate").wait_for()
+    score = page.get_by_role("spinbutton", name="Name score at least (optional)")
+    score.fill("90")
+    score.press("Enter")
+    settle(page)
+    assert (
+        "a name score of at least 90" in page.get_by_text("have exactly one candidate").inner_text()
+    )
+    name = page.get_by_label("Your name, recorded with your decisions")
+    name.fill("Bulk Analyst")
+    name.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Accept their single candidates...").click()
+    page.get_by_role("button", name="Accept them").click()
+    undo = page.get_by_role("button", name="Undo this bulk accept")
+    undo.wait_for()
+    settle(page)
+    undo.scroll_into_view_if_needed()
+    shot(page, "explore-bulk-accept")
+
+    engine = make_engine(seeded_url)
+    try:
+        (summary,) = bulk_accepts(engine, "demo-small")
+        accepted = bulk_accept_result(engine, "demo-small", summary.bulk_id).accepted
+        assert summary.accepted == len(accepted) > 0
+        assert page.get_by_text(f"accepted {len(accepted):,} domains").is_visible()
+        domain, lei, _ = accepted[0]
+        page.get_by_role("button", name="Undo this bulk accept").click()
+        page.get_by_text("acceptances withdrawn").wait_for()
+        settle(page)
+        assert page.get_by_text(f"{len(accepted):,} acceptances withdrawn").is_visible()
+        history = domain_history(engine, "demo-small", domain)
+        assert [(h.action.value, h.lei_code, h.decided_by) for h in history] == [
+            ("accept", lei, "Bulk Analyst"),
+            ("withdraw", lei, "Bulk Analyst"),
+        ]
+        assert bulk_accepts(engine, "demo-small")[0].in_force == 0
+    finally:
+        engine.dispose()
