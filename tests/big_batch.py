@@ -1,4 +1,4 @@
-"""A large batch built in SQL from the real GLEIF sample, for tests that need a slow export."""
+"""Large batches built in SQL, for tests that need an export to take a while."""
 
 from __future__ import annotations
 
@@ -53,3 +53,34 @@ def seed_big_batch(engine: Engine, batch: str, domains: int) -> None:
         )
         connection.execute(text("DROP TABLE big_sample"))
         connection.execute(text("ANALYZE domains, gleif_candidates"))
+
+
+def seed_wide_batch(engine: Engine, batch: str, domains: int = 30_000) -> None:
+    """Add a batch, on either database, whose export takes 15-20 MB in every format.
+
+    Two candidates per domain with random hex names, which do not compress: the Parquet
+    file is as large as the others.
+    """
+    random_hex = (
+        "hex(randomblob(100))"
+        if engine.dialect.name == "sqlite"
+        else "md5(random()::text) || md5(random()::text) || md5(random()::text)"
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO domains (domain, batch_id) "
+                "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < :n) "
+                "SELECT 'wide-' || n || '.com', :batch FROM g"
+            ),
+            {"n": domains, "batch": batch},
+        )
+        for lei in ("5493001KJTIIGC8Y1R12", "0292001130A2Q5CDA023"):
+            connection.execute(
+                text(
+                    "INSERT INTO gleif_candidates (domain_id, lei_code, legal_name) "
+                    f"SELECT id, :lei, {random_hex} FROM domains WHERE batch_id = :batch "
+                    "ORDER BY id"
+                ),
+                {"lei": lei, "batch": batch},
+            )

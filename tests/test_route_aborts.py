@@ -27,7 +27,7 @@ from starlette.applications import Starlette
 from gleif_data.export import ExportFormat, ExportLayout, ExportOptions
 from gleif_data.export_stream import ExportStream
 from gleif_data.http_export import RETRY_AFTER_SECONDS, export_routes
-from tests.big_batch import seed_big_batch
+from tests.big_batch import seed_big_batch, seed_wide_batch
 from tests.conftest import TABLES, database_env
 from tests.support import RunningApp, free_port, running_app
 
@@ -208,31 +208,8 @@ def _wait_until_no_copy_but(engine: Engine, running: int, seconds: float) -> Non
 
 @pytest.fixture
 def wide(engine: Engine) -> Engine:
-    """A batch on each database whose export (15-20 MB) outgrows the stream's queue.
-
-    The names are random hex, so that the Parquet file does not compress below the others.
-    """
-    random_hex = (
-        "hex(randomblob(100))"
-        if engine.dialect.name == "sqlite"
-        else "md5(random()::text) || md5(random()::text) || md5(random()::text)"
-    )
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO domains (domain, batch_id) "
-                "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 30000) "
-                "SELECT 'wide-' || n || '.com', 'wide' FROM g"
-            )
-        )
-        for lei in ("5493001KJTIIGC8Y1R12", "0292001130A2Q5CDA023"):
-            connection.execute(
-                text(
-                    "INSERT INTO gleif_candidates (domain_id, lei_code, legal_name) "
-                    f"SELECT id, :lei, {random_hex} FROM domains ORDER BY id"
-                ),
-                {"lei": lei},
-            )
+    """A batch named wide on each database whose export outgrows the stream's queue."""
+    seed_wide_batch(engine, "wide")
     return engine
 
 
