@@ -63,11 +63,14 @@ def create_database(url: URL, *, fresh: bool = False) -> None:
                 step = f"CREATE DATABASE {quoted}"
                 connection.execute(text(step))
     except OperationalError as exc:
+        hint = (
+            "is PostgreSQL running there?"
+            if step.startswith("connecting")
+            else f"another session holds it, e.g. a client of template1 or a run using {name!r}"
+        )
         raise RuntimeError(
             f"test database setup gave up on {step} (connect {CONNECT_TIMEOUT} s, lock "
-            f"{LOCK_TIMEOUT} s, statement {STATEMENT_TIMEOUT} s): another session holds it, "
-            f"for instance a client connected to template1 or a run still using {name!r}: "
-            f"{str(exc.orig).strip()}"
+            f"{LOCK_TIMEOUT} s, statement {STATEMENT_TIMEOUT} s): {hint}: {str(exc.orig).strip()}"
         ) from exc
     finally:
         admin.dispose()
