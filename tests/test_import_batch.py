@@ -156,7 +156,7 @@ def test_two_imports_at_once_both_land_whole(engine, tmp_path):
     errors: list[BaseException] = []
 
     def run(name: str) -> None:
-        barrier.wait()
+        barrier.wait(timeout=60)
         try:
             import_batch(engine, files[name], name)
         except BaseException as exc:  # reported by the assertion below
@@ -166,7 +166,8 @@ def test_two_imports_at_once_both_land_whole(engine, tmp_path):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=300)
+        assert not thread.is_alive(), f"import {thread.name} still running after 300 s"
     assert errors == []
     for name, path in files.items():
         rows = [line.split(",")[:2] for line in path.read_text().splitlines()[1:]]
