@@ -7,6 +7,7 @@ import contextlib
 import io
 import logging
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -294,6 +295,8 @@ def _writing(where: str) -> Iterator[None]:
 def _decisions_export(engine: Engine, args: argparse.Namespace) -> int:
     from gleif_data.decisions import export_decisions
 
+    if args.batch is not None:
+        require_batch(engine, args.batch)  # a mistyped name is an error, not an empty file
     if args.out == "-":
         count = export_decisions(engine, sys.stdout, batch=args.batch)
     else:
@@ -318,7 +321,19 @@ def _decisions_import(engine: Engine, args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _atomic_file(target: Path) -> Iterator[BinaryIO]:
-    """Write beside the target and rename at the end: a failed export leaves no file."""
+    """Write beside the target and rename at the end: a failed export leaves no file.
+
+    A symlink's target is the file written (the link stays a link). FIFOs, devices
+    (/dev/stdout, /dev/null) and other special nodes are written straight into, as any
+    program would: renaming onto them would replace the node and its reader gets nothing.
+    """
+    if target.is_dir():
+        raise GleifDataError(f"--out {target} is a directory")
+    if _special_node(target):
+        with open(target, "wb") as out:
+            yield out
+        return
+    target = Path(os.path.realpath(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     # mkstemp makes the file private (0600); an export gets the usual mode for new files.
@@ -332,6 +347,18 @@ def _atomic_file(target: Path) -> Iterator[BinaryIO]:
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
+
+
+def _special_node(target: Path) -> bool:
+    """Whether `target` is a node to write into: not a regular file, or a process's descriptor."""
+    # /dev/stdout redirected to a file resolves to that file: still the shell's descriptor.
+    where = str(target.absolute())
+    if where in ("/dev/stdout", "/dev/stderr") or where.startswith(("/dev/fd/", "/proc/")):
+        return True
+    try:
+        return not stat.S_ISREG(target.stat().st_mode)
+    except OSError:
+        return False  # missing or a dangling symlink (created); other errors show when writing
 
 
 @contextlib.contextmanager

@@ -13,6 +13,15 @@ from gleif_data.flags import Flag, domain_condition
 from gleif_data.models import GleifCandidate
 from gleif_data.qa_state import QaStatus, status_expression
 
+# The largest value each number filter can be compared with: candidate counts are SQL
+# integers (PostgreSQL's 4-byte range; SQLite binds no larger than 8 bytes), scores are 0-100.
+MAX_VALUES = {
+    "min_candidates": 2_147_483_647,
+    "max_candidates": 2_147_483_647,
+    "min_name_score": 100,
+    "max_name_score": 100,
+}
+
 
 @dataclass(frozen=True)
 class DomainFilter:
@@ -42,12 +51,14 @@ class DomainFilter:
                 if name == "domain_contains" and value is not None:
                     value = decode_ace_labels(value)  # domains are stored in Unicode form
                 object.__setattr__(self, name, value)
-        for name in ("min_candidates", "max_candidates", "min_name_score", "max_name_score"):
+        for name, top in MAX_VALUES.items():
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ValueError(f"{name} must be a whole number")
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be 0 or more")
+            if value is not None and value > top:
+                raise ValueError(f"{name} must be {top:,} or less")
         for low_name, high_name in (
             ("min_candidates", "max_candidates"),
             ("min_name_score", "max_name_score"),
