@@ -1,0 +1,331 @@
+"""Review: the domains that still need a look, one at a time, decided by keyboard.
+
+Keys: 1-9 accept that candidate, Shift+1-9 reject it, N no match, S skip, B back. After an
+accept or "no match" the page moves on to the next domain of the queue; after a reject it
+stays while other candidates of the domain are undecided, and moves on once none is.
+The shown domain is in the URL (`?batch=...&domain=...`), so a reload or a copied link
+opens it again.
+"""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from gleif_data.decisions import current_status, domain_history, record_decision
+from gleif_data.domain_detail import CandidateDetail, DomainDetail, find_domain
+from gleif_data.errors import GleifDataError
+from gleif_data.flag_reasons import candidate_reason, domain_country, domain_reasons
+from gleif_data.qa_state import Action
+from gleif_data.review_queue import (
+    QueueDomain,
+    QueuePosition,
+    ReviewQueue,
+    next_domain,
+    previous_domain,
+    queue_position,
+)
+from gleif_data.statement_timeout import statement_timeout_seconds
+from pages.ui import (
+    SUMMARY_TTL,
+    analyst,
+    choose_batch,
+    database_or_stop,
+    describe_filters,
+    filter_controls,
+    guarded,
+    version,
+    within_time_limit,
+)
+
+GLEIF_RECORD_URL = "https://search.gleif.org/#/record/"
+TO_REVIEW, EVERY_DOMAIN = "To review", "All filtered"
+MAX_KEYED = 9  # candidates 1-9 have keys; a tenth and later ones have buttons only
+BACK_STACK = "review_back"  # the domains shown before, newest last
+BACK_LIMIT = 50
+NOTICE = "review_notice"
+
+engine = database_or_stop()
+st.title("Review")
+top = st.columns(2, vertical_alignment="top")
+with top[0]:
+    summary = choose_batch()
+with top[1]:
+    scope = st.segmented_control(
+        "Queue",
+        [TO_REVIEW, EVERY_DOMAIN],
+        default=TO_REVIEW,
+        key="queue",
+        bind="query-params",
+        required=True,
+        help="To review: undecided or in review, with any flag (ambiguous, no candidate, "
+        "country mismatch, ...). All filtered: every domain that passes the filters.",
+    )
+with st.expander("Filters"):
+    filters = filter_controls()
+queue = ReviewQueue(summary.batch, filters, pending_only=scope != EVERY_DOMAIN)
+
+
+def show(found: QueueDomain | None) -> None:
+    """Put a domain (or none: the queue is done) in the URL."""
+    if found is None:
+        st.query_params.pop("domain", None)
+    else:
+        st.query_params["domain"] = found.domain
+
+
+def move_on(current: DomainDetail, *, remember: bool = True) -> None:
+    """Show the queue's next domain after this one, from the start again after the last."""
+    if remember:
+        stack = st.session_state.setdefault(BACK_STACK, [])
+        stack.append((current.batch, current.domain))
+        del stack[:-BACK_LIMIT]
+    found = guarded(lambda: next_domain(engine, queue, after=current.domain_id))
+    if found is None:
+        found = guarded(lambda: next_domain(engine, queue))
+        if found is not None:
+            st.session_state[NOTICE] = "End of the queue: back to its first domain."
+    show(found)
+
+
+def go_back(current: DomainDetail) -> None:
+    """Show the domain shown before this one (a button callback)."""
+    stack = st.session_state.get(BACK_STACK, [])
+    while stack:
+        batch, name = stack.pop()
+        if batch == current.batch and name != current.domain:
+            st.query_params["domain"] = name
+            return
+    # Nothing shown before in this session (a reload, a link): the queue's previous domain.
+    found = guarded(lambda: previous_domain(engine, queue, before=current.domain_id))
+    if found is None:
+        st.session_state[NOTICE] = "This is the first domain of the queue."
+        return
+    show(found)
+
+
+def decide(current: DomainDetail, action: Action, lei_code: str | None = None) -> None:
+    """Record a decision, then move on (a button callback)."""
+    who = analyst()
+    if not who:
+        st.session_state[NOTICE] = "Type your name first: every decision is recorded with it."
+        return
+    try:
+        guarded(
+            lambda: record_decision(
+                engine,
+                batch=current.batch,
+                domain=current.domain,
+                action=action,
+                decided_by=who,
+                lei_code=lei_code,
+            )
+        )
+    except GleifDataError as exc:
+        st.session_state[NOTICE] = f"Not recorded: {exc}."
+        return
+    if action is Action.REJECT and _undecided_left(current):
+        return  # the analyst may still accept or reject another candidate of this domain
+    move_on(current)
+
+
+def _undecided_left(current: DomainDetail) -> bool:
+    """Whether some candidate of the domain is neither accepted nor rejected."""
+    states = candidate_states(
+        guarded(lambda: domain_history(engine, current.batch, current.domain))
+    )
+    return any(not states.get(c.lei_code) for c in current.candidates)
+
+
+def candidate_states(history: list) -> dict[str, str]:
+    """Each decided LEI's state ('accepted' or 'rejected') since the last reset."""
+    states: dict[str, str] = {}
+    for entry in history:
+        if entry.action is Action.RESET:
+            states.clear()
+        elif entry.action is Action.ACCEPT and entry.lei_code:
+            states = {lei: s for lei, s in states.items() if s != "accepted"}
+            states[entry.lei_code] = "accepted"
+        elif entry.action is Action.REJECT and entry.lei_code:
+            states[entry.lei_code] = "rejected"
+        elif entry.action is Action.NO_MATCH:
+            states = {lei: s for lei, s in states.items() if s != "accepted"}
+    return states
+
+
+@st.cache_data(ttl=SUMMARY_TTL, show_spinner=False, max_entries=1000)
+def cached_position(
+    queue: ReviewQueue, domain_id: int, data_key: tuple[object, ...]
+) -> QueuePosition:
+    """Where the domain stands in the queue, cached per data version (going back is free)."""
+    return queue_position(engine, queue, domain_id)
+
+
+# Which domain: the URL's, else the queue's first.
+wanted = st.query_params.get("domain")
+detail = guarded(lambda: find_domain(engine, summary.batch, wanted)) if wanted else None
+if wanted and detail is None:
+    st.session_state[NOTICE] = f"The batch {summary.batch!r} has no domain {wanted!r}."
+if detail is None:
+    first = guarded(lambda: next_domain(engine, queue))
+    if first is None:
+        st.query_params.pop("domain", None)
+        active = describe_filters(filters)
+        st.success(
+            "Nothing left to review in this queue" + (f" (filters: {active})." if active else "."),
+            icon=":material/task_alt:",
+        )
+        with st.container(horizontal=True):
+            st.page_link("pages/overview.py", label="Overview", icon=":material/insights:")
+            st.page_link("pages/explore.py", label="Explore", icon=":material/table_view:")
+        st.stop()
+    show(first)
+    detail = guarded(lambda: find_domain(engine, summary.batch, first.domain))
+    assert detail is not None
+
+if notice := st.session_state.pop(NOTICE, None):
+    st.info(notice, icon=":material/info:")
+
+history = guarded(lambda: domain_history(engine, summary.batch, detail.domain))
+status, deciding = current_status(history)
+states = candidate_states(history)
+progress = st.empty()
+
+with st.container(border=True):
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.subheader(detail.domain, anchor=False)
+        st.badge(
+            status.value.capitalize(),
+            color={"accepted": "green", "rejected": "red", "no match": "orange"}.get(
+                status.value, "gray"
+            ),
+        )
+    country = domain_country(detail.domain)
+    tld = detail.domain.rsplit(".", 1)[-1]
+    facts = [
+        f"ccTLD .{tld}: country {country}"
+        if country
+        else f".{tld} is a generic TLD: no country from it"
+    ]
+    if deciding is not None:
+        when = deciding.decided_at.strftime("%Y-%m-%d %H:%M UTC")
+        facts.append(
+            f"last decision: {deciding.action.value.replace('_', ' ')} by "
+            f"{deciding.decided_by}, {when}"
+        )
+    st.caption(" · ".join(facts))
+    for reason in domain_reasons(len(detail.candidates)):
+        st.markdown(f":orange[:material/flag: {reason}]")
+    if not analyst():
+        st.text_input(
+            "Your name, recorded with your decisions",
+            key="analyst",
+            placeholder="e.g. Ana Silva",
+            persist_state="session",
+        )
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.button(
+            "No match",
+            icon=":material/block:",
+            shortcut="N",
+            disabled=status.value == "no match",
+            on_click=decide,
+            args=(detail, Action.NO_MATCH),
+        )
+        st.button(
+            "Skip", icon=":material/skip_next:", shortcut="S", on_click=move_on, args=(detail,)
+        )
+        st.button("Back", icon=":material/undo:", shortcut="B", on_click=go_back, args=(detail,))
+        st.page_link(
+            "pages/domain.py",
+            label="Domain view",
+            icon=":material/open_in_new:",
+            query_params={"batch": summary.batch, "domain": detail.domain},
+        )
+
+
+def plain(text: str) -> str:
+    """Text shown as itself in Markdown: legal names hold *, _, [, $ and the like."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
+
+
+def candidate_card(number: int, candidate: CandidateDetail, state: str) -> None:
+    """One candidate: its GLEIF facts, its flags with their reasons, accept and reject."""
+    keyed = number <= MAX_KEYED
+    mark = {"accepted": ":green-badge[accepted]", "rejected": ":red-badge[rejected]"}
+    registration = candidate.registration_status or (
+        "" if candidate.in_reference_data else "not in the reference data"
+    )
+    with st.container(border=True):
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.markdown(
+                f"**{number}. {plain(candidate.legal_name) or '(no name)'}** {mark.get(state, '')}",
+                width="stretch",
+            )
+            with st.container(horizontal=True, wrap=False, width="content"):
+                st.button(
+                    "Accept",
+                    key=f"accept_{detail.domain_id}_{number}",
+                    icon=":material/check_circle:",
+                    type="primary",
+                    shortcut=str(number) if keyed else None,
+                    disabled=state == "accepted",
+                    on_click=decide,
+                    args=(detail, Action.ACCEPT, candidate.lei_code),
+                )
+                st.button(
+                    "Reject",
+                    key=f"reject_{detail.domain_id}_{number}",
+                    icon=":material/cancel:",
+                    shortcut=f"Shift+{number}" if keyed else None,
+                    disabled=state == "rejected",
+                    on_click=decide,
+                    args=(detail, Action.REJECT, candidate.lei_code),
+                )
+        lines = [
+            f"[{candidate.lei_code}]({GLEIF_RECORD_URL}{candidate.lei_code}) · "
+            f"registration **{registration or 'unknown'}** · "
+            f"entity **{candidate.entity_status or 'unknown'}** · "
+            f"name score **{candidate.name_score}**",
+            f"legal address **{candidate.legal_address_country or '?'}** · "
+            f"HQ **{candidate.headquarters_country or '?'}** · "
+            f"jurisdiction **{candidate.legal_jurisdiction or '?'}**"
+            + (
+                f" · GLEIF name: {plain(candidate.reference_legal_name)}"
+                if candidate.reference_legal_name
+                and candidate.reference_legal_name != candidate.legal_name
+                else ""
+            ),
+            *(
+                f":orange[:material/flag: {candidate_reason(flag, detail.domain, candidate)}]"
+                for flag in candidate.flags
+            ),
+        ]
+        st.markdown("  \n".join(lines))
+
+
+for number, candidate in enumerate(detail.candidates, start=1):
+    candidate_card(number, candidate, states.get(candidate.lei_code, ""))
+
+st.caption(
+    "Keys: 1-9 accept that candidate, Shift+1-9 reject it, N no match, S skip, B back. "
+    "Accept and no match move on to the next domain; a reject moves on once no candidate is "
+    "left undecided."
+)
+
+# Last: it reads the whole filtered batch, and the card is there already.
+position = within_time_limit(lambda: cached_position(queue, detail.domain_id, version()))
+left = "left " if queue.pending_only else ""
+if position is None:
+    limit = statement_timeout_seconds()
+    progress.caption(
+        f"Counting this queue took longer than {f'{limit:g} s' if limit else 'the time limit'}."
+    )
+elif position.in_queue:
+    progress.caption(f"{position.position:,} of {position.total:,} {left}in this queue")
+else:
+    progress.caption(
+        f"This domain is not in the queue (decided, or filtered out); "
+        f"{position.total:,} {left}in this queue"
+    )
