@@ -155,6 +155,13 @@ def test_screenshots_of_the_review_page(browser, server, seeded_url):
         page = open_page(browser, width)
         page.goto(f"{server}/review?batch={BATCH}&domain=battistini-r.it")
         shown(page, "battistini-r.it")
+        if width == 1400:  # show a candidate's state: reject one of the five
+            page.get_by_label(NAME_BOX).fill("Screenshot Analyst")
+            page.get_by_label(NAME_BOX).press("Enter")
+            settle(page)
+            page.get_by_role("button", name="Reject").nth(1).click()
+            page.get_by_text("rejected", exact=True).wait_for()
+            settle(page)
         shot(page, name)
         page.context.close()
 
