@@ -162,7 +162,10 @@ def cached_position(
     return queue_position(engine, queue, domain_id)
 
 
-# Which domain: the URL's, else the queue's first.
+# Which domain: the URL's, else the queue's first. Another batch chosen here starts afresh.
+if st.session_state.get("review_batch") not in (None, summary.batch):
+    st.query_params.pop("domain", None)
+st.session_state["review_batch"] = summary.batch
 wanted = st.query_params.get("domain")
 detail = guarded(lambda: find_domain(engine, summary.batch, wanted)) if wanted else None
 if wanted and detail is None:
