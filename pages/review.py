@@ -10,6 +10,10 @@ opens it again.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import streamlit as st
 
@@ -26,9 +30,8 @@ from gleif_data.review_queue import (
     previous_domain,
     queue_position,
 )
-from gleif_data.statement_timeout import statement_timeout_seconds
+from gleif_data.statement_timeout import is_statement_timeout, statement_timeout_seconds
 from pages.ui import (
-    SUMMARY_TTL,
     analyst,
     choose_batch,
     database_or_stop,
@@ -45,6 +48,9 @@ MAX_KEYED = 9  # candidates 1-9 have keys; a tenth and later ones have buttons o
 BACK_STACK = "review_back"  # the domains shown before, newest last
 BACK_LIMIT = 50
 NOTICE = "review_notice"
+COUNT_WAIT = 0.5  # seconds the page waits for the queue count before it shows it later
+POSITIONS_KEPT = 1000
+COUNTING = "review_counting"
 
 engine = database_or_stop()
 st.title("Review")
@@ -154,12 +160,68 @@ def candidate_states(history: list) -> dict[str, str]:
     return states
 
 
-@st.cache_data(ttl=SUMMARY_TTL, show_spinner=False, max_entries=1000)
-def cached_position(
-    queue: ReviewQueue, domain_id: int, data_key: tuple[object, ...]
-) -> QueuePosition:
-    """Where the domain stands in the queue, cached per data version (going back is free)."""
-    return queue_position(engine, queue, domain_id)
+class PositionCounter:
+    """Counts queue positions on one background thread, shared by the sessions."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-count")
+        self._counts: OrderedDict[Hashable, Future[QueuePosition]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def request(self, key: Hashable, count: Callable[[], QueuePosition]) -> Future[QueuePosition]:
+        """The count for this key: done already (for the same data), running, or started."""
+        with self._lock:
+            found = self._counts.get(key)
+            if found is None or found.cancelled() or _failed(found):
+                found = self._pool.submit(count)
+                self._counts[key] = found
+            self._counts.move_to_end(key)
+            while len(self._counts) > POSITIONS_KEPT:
+                self._counts.popitem(last=False)
+            return found
+
+
+def _failed(counting: Future[QueuePosition]) -> bool:
+    """Whether a count failed for a reason other than its time limit (worth another try)."""
+    if not counting.done():
+        return False
+    error = counting.exception()
+    return error is not None and not is_statement_timeout(error)
+
+
+@st.cache_resource
+def position_counter() -> PositionCounter:
+    """One counter per server process."""
+    return PositionCounter()
+
+
+def show_position(counting: Future[QueuePosition], *, pending_only: bool) -> None:
+    """The progress line: "37 of 412 left in this queue"."""
+    if counting.cancelled():
+        return  # this session has moved on to another domain
+    position = within_time_limit(counting.result)
+    left = "left " if pending_only else ""
+    if position is None:
+        limit = statement_timeout_seconds()
+        st.caption(
+            f"Counting this queue took longer than {f'{limit:g} s' if limit else 'the time limit'}."
+        )
+    elif position.in_queue:
+        st.caption(f"{position.position:,} of {position.total:,} {left}in this queue")
+    else:
+        st.caption(
+            f"This domain is not in the queue (decided, or filtered out); "
+            f"{position.total:,} {left}in this queue"
+        )
+
+
+@st.fragment(run_every=1)
+def show_position_later(counting: Future[QueuePosition], *, pending_only: bool) -> None:
+    """The progress line once the count is done; until then, that it is counting."""
+    if counting.done():
+        show_position(counting, pending_only=pending_only)
+    else:
+        st.caption("Counting this queue...")
 
 
 # Which domain: the URL's, else the queue's first. Another batch chosen here starts afresh.
@@ -317,18 +379,21 @@ st.caption(
     "left undecided."
 )
 
-# Last: it reads the whole filtered batch, and the card is there already.
-position = within_time_limit(lambda: cached_position(queue, detail.domain_id, version()))
-left = "left " if queue.pending_only else ""
-if position is None:
-    limit = statement_timeout_seconds()
-    progress.caption(
-        f"Counting this queue took longer than {f'{limit:g} s' if limit else 'the time limit'}."
-    )
-elif position.in_queue:
-    progress.caption(f"{position.position:,} of {position.total:,} {left}in this queue")
-else:
-    progress.caption(
-        f"This domain is not in the queue (decided, or filtered out); "
-        f"{position.total:,} {left}in this queue"
-    )
+# Last: it reads the whole filtered batch, and the card is on the page already. It runs on
+# a thread of its own: at a million domains it takes seconds, and a key press meanwhile would
+# wait for it if it ran here.
+counting = position_counter().request(
+    (queue, detail.domain_id, version()),
+    lambda: queue_position(engine, queue, detail.domain_id),
+)
+# A count this session asked for before and that has not started is not needed any more.
+earlier = st.session_state.get(COUNTING)
+if earlier is not None and earlier is not counting:
+    earlier.cancel()
+st.session_state[COUNTING] = counting
+with progress.container():
+    wait([counting], timeout=COUNT_WAIT)
+    if counting.done():
+        show_position(counting, pending_only=queue.pending_only)
+    else:
+        show_position_later(counting, pending_only=queue.pending_only)
