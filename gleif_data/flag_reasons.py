@@ -1,13 +1,47 @@
 """Why a candidate or a domain has a flag, in the analyst's words.
 
 The flags themselves are computed in SQL (gleif_data/flags.py); these sentences explain a flag
-that SQL has already set, from the facts the Domain view reads.
+that SQL has already set, from the facts the Domain view reads, and for shared_lei from the
+other domains that have the LEI (`domains_sharing_lei`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, func, select
+
 from gleif_data.domain_detail import CandidateDetail
 from gleif_data.flags import GENERIC_COUNTRY_TLDS, TLD_COUNTRIES, Flag
+from gleif_data.models import Domain, GleifCandidate
+
+
+@dataclass(frozen=True)
+class SharedLei:
+    """The batch's other domains with an LEI among their candidates: the first few, how many."""
+
+    domains: list[str]
+    count: int
+
+
+def domains_sharing_lei(
+    engine: Engine, batch: str, lei_code: str, *, besides: int, limit: int = 3
+) -> SharedLei:
+    """The batch's other domains (not domain id `besides`) that have this LEI as a candidate."""
+    c = GleifCandidate.__table__.alias("c")
+    d = Domain.__table__.alias("d")
+    others = (
+        select(d.c.id, d.c.domain)
+        .join_from(c, d, d.c.id == c.c.domain_id)
+        .where(c.c.lei_code == lei_code, d.c.batch_id == batch, d.c.id != besides)
+        .distinct()
+    )
+    first = others.order_by(d.c.id).limit(limit)
+    count = select(func.count()).select_from(others.subquery())
+    with engine.connect() as connection:
+        names = [row.domain for row in connection.execute(first)]
+        total = connection.execute(count).scalar_one()
+    return SharedLei(domains=names, count=total)
 
 
 def domain_country(domain: str) -> str | None:
@@ -24,9 +58,12 @@ def domain_country(domain: str) -> str | None:
     return TLD_COUNTRIES.get(tld, tld.upper())
 
 
-def candidate_reason(flag: str, domain: str, candidate: CandidateDetail) -> str:
+def candidate_reason(
+    flag: str, domain: str, candidate: CandidateDetail, shared_with: SharedLei | None = None
+) -> str:
     """Why the candidate has the flag: `country_mismatch: .de domain, candidate registered in
-    US (legal address US, HQ US, jurisdiction US-DE)`."""
+    US (legal address US, HQ US, jurisdiction US-DE)`; shared_lei names the other domains
+    when `shared_with` says which."""
     tld = domain.lower().rsplit(".", 1)[-1]
     reasons = {
         Flag.INVALID_LEI: (
@@ -42,7 +79,7 @@ def candidate_reason(flag: str, domain: str, candidate: CandidateDetail) -> str:
             else f"GLEIF entity status is {candidate.entity_status}"
         ),
         Flag.UNKNOWN_LEI: "the LEI is not in the imported GLEIF reference data",
-        Flag.SHARED_LEI: "another domain of this batch has the same LEI as a candidate",
+        Flag.SHARED_LEI: _shared(shared_with),
         Flag.COUNTRY_MISMATCH: (
             f".{tld} domain, candidate registered in {_registered_in(candidate)} "
             f"({_countries(candidate)})"
@@ -61,6 +98,15 @@ def domain_reasons(candidate_count: int) -> list[str]:
     if candidate_count > 1:
         return [f"{Flag.AMBIGUOUS}: {candidate_count} candidates, and at most one can be the match"]
     return []
+
+
+def _shared(shared_with: SharedLei | None) -> str:
+    if shared_with is None or not shared_with.domains:
+        return "another domain of this batch has the same LEI as a candidate"
+    named = ", ".join(shared_with.domains)
+    more = shared_with.count - len(shared_with.domains)
+    rest = f" and {more:,} more domain{'s' if more != 1 else ''}" if more > 0 else ""
+    return f"the LEI is also a candidate of {named}{rest} in this batch"
 
 
 def _registered_in(candidate: CandidateDetail) -> str:

@@ -20,7 +20,12 @@ import streamlit as st
 from gleif_data.decisions import current_status, domain_history, record_decision
 from gleif_data.domain_detail import CandidateDetail, DomainDetail, find_domain
 from gleif_data.errors import GleifDataError
-from gleif_data.flag_reasons import candidate_reason, domain_country, domain_reasons
+from gleif_data.flag_reasons import (
+    candidate_reason,
+    domain_country,
+    domain_reasons,
+    domains_sharing_lei,
+)
 from gleif_data.qa_state import Action
 from gleif_data.review_queue import (
     QueueDomain,
@@ -315,6 +320,18 @@ def plain(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
 
 
+def candidate_reasons(candidate: CandidateDetail) -> list[str]:
+    """Each flag of the candidate with its reason; shared_lei names the other domains."""
+    shared = None
+    if "shared_lei" in candidate.flags:
+        shared = guarded(
+            lambda: domains_sharing_lei(
+                engine, detail.batch, candidate.lei_code, besides=detail.domain_id
+            )
+        )
+    return [candidate_reason(flag, detail.domain, candidate, shared) for flag in candidate.flags]
+
+
 def candidate_card(number: int, candidate: CandidateDetail, state: str) -> None:
     """One candidate: its GLEIF facts, its flags with their reasons, accept and reject."""
     keyed = number <= MAX_KEYED
@@ -363,8 +380,8 @@ def candidate_card(number: int, candidate: CandidateDetail, state: str) -> None:
                 else ""
             ),
             *(
-                f":orange[:material/flag: {candidate_reason(flag, detail.domain, candidate)}]"
-                for flag in candidate.flags
+                f":orange[:material/flag: {plain(reason)}]"
+                for reason in candidate_reasons(candidate)
             ),
         ]
         st.markdown("  \n".join(lines))

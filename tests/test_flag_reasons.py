@@ -5,9 +5,17 @@ import dataclasses
 import pytest
 from sqlalchemy import literal, select
 
-from gleif_data.domain_detail import CandidateDetail
-from gleif_data.flag_reasons import candidate_reason, domain_country, domain_reasons
+from gleif_data.domain_detail import CandidateDetail, find_domain
+from gleif_data.flag_reasons import (
+    SharedLei,
+    candidate_reason,
+    domain_country,
+    domain_reasons,
+    domains_sharing_lei,
+)
 from gleif_data.flags import domain_country as sql_domain_country
+from gleif_data.import_batch import import_batch
+from tests.support import write_csv
 
 US_CANDIDATE = CandidateDetail(
     candidate_id=1,
@@ -87,3 +95,20 @@ def test_the_python_country_rule_agrees_with_the_sql_one(engine):
         ]
     assert [domain_country(domain) for domain in DOMAINS] == in_sql
     assert in_sql[:4] == ["DE", "GB", "BR", None]
+
+
+def test_shared_lei_names_the_other_domains_of_the_batch(engine, tmp_path):
+    lei = "5493001KJTIIGC8Y1R12"
+    rows = [[f"d{i}.com", lei, "ACME INC", "", ""] for i in range(6)]
+    rows.append(["other.com", "0292001130A2Q5CDA023", "ZETA SA", "", ""])
+    import_batch(engine, write_csv(tmp_path / "b.csv", rows), "b1")
+    import_batch(engine, write_csv(tmp_path / "c.csv", rows[:1]), "b2")
+    first = find_domain(engine, "b1", "d0.com")
+    shared = domains_sharing_lei(engine, "b1", lei, besides=first.domain_id)
+    assert shared == SharedLei(domains=["d1.com", "d2.com", "d3.com"], count=5)
+    assert candidate_reason("shared_lei", "d0.com", first.candidates[0], shared) == (
+        "shared_lei: the LEI is also a candidate of d1.com, d2.com, d3.com and 2 more domains "
+        "in this batch"
+    )
+    alone = find_domain(engine, "b2", "d0.com")
+    assert domains_sharing_lei(engine, "b2", lei, besides=alone.domain_id) == SharedLei([], 0)
