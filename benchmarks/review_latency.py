@@ -43,6 +43,7 @@ NEW_HEADING = """(previous) => {
   return heading.textContent.trim() !== previous;
 }"""
 RUN_ENDED = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+NOTHING_STALE = "() => !document.querySelector(\"[data-stale='true']\")"
 
 
 def main() -> None:
@@ -94,6 +95,7 @@ def measure(url: str, batch: str, decisions: int, scratch: Path) -> tuple[list[f
         settle(page)
         page.evaluate("document.activeElement && document.activeElement.blur()")
         for _ in range(decisions + 1):  # the first press warms the caches up
+            page.wait_for_function(NOTHING_STALE, polling="raf")  # the last card's buttons gone
             current = page.locator(HEADING).inner_text().strip()
             has_candidate = page.get_by_role("button", name="Accept").count() > 0
             start = time.perf_counter()

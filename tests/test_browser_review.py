@@ -74,6 +74,8 @@ def shown(page, domain: str) -> None:
     page.get_by_role("heading", name=domain).wait_for()
     page.get_by_text("in this queue").wait_for()
     settle(page)
+    # The previous domain's card goes once the run has ended; its keys must not be pressed.
+    page.wait_for_function("() => !document.querySelector(\"[data-stale='true']\")")
 
 
 def first_domains(engine, count: int) -> list[str]:
