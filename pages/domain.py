@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from gleif_data.decisions import current_status, domain_history, record_decision
+from gleif_data.decisions import domain_history, domain_state, record_decision
 from gleif_data.domain_detail import find_domain
 from gleif_data.errors import GleifDataError
 from gleif_data.qa_state import Action
@@ -103,11 +103,13 @@ if count:
 
 st.subheader("QA decision")
 history = guarded(lambda: domain_history(engine, summary.batch, detail.domain))
-status, deciding = current_status(history)
+state = domain_state(history, [c.lei_code for c in detail.candidates])
+status, deciding = state.status, state.latest
 if deciding is None:
     st.markdown(f"**{status.value.capitalize()}**")
 else:
-    chosen = f": {deciding.lei_code} ({deciding.legal_name})" if deciding.lei_code else ""
+    accepted = state.accepted_lei
+    chosen = f": {accepted} ({state.accepted_legal_name})" if accepted else ""
     when = deciding.decided_at.strftime("%Y-%m-%d %H:%M UTC")
     st.markdown(f"**{status.value.capitalize()}**{chosen}, by {deciding.decided_by} on {when}")
 
