@@ -17,10 +17,10 @@ from gleif_data.filters import DomainFilter
 from gleif_data.flags import any_flag
 from gleif_data.models import Domain, GleifCandidate
 from gleif_data.overview import domains_with_flags
-from gleif_data.qa_state import status_expression
+from gleif_data.qa_state import QaStatus, status_expression
 
 # The QA states of a domain that is still to review: nothing decided, or some candidates only.
-PENDING_STATUSES = ("undecided", "in review")
+PENDING_STATUSES = (QaStatus.UNDECIDED.value, QaStatus.IN_REVIEW.value)
 
 
 @dataclass(frozen=True)

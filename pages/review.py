@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import streamlit as st
 
-from gleif_data.decisions import current_status, domain_history, record_decision
+from gleif_data.decisions import DomainState, domain_history, domain_state, record_decision
 from gleif_data.domain_detail import CandidateDetail, DomainDetail, find_domain
 from gleif_data.errors import GleifDataError
 from gleif_data.flag_reasons import (
@@ -26,7 +26,7 @@ from gleif_data.flag_reasons import (
     domain_reasons,
     domains_sharing_lei,
 )
-from gleif_data.qa_state import Action
+from gleif_data.qa_state import Action, CandidateState, QaStatus
 from gleif_data.review_queue import (
     QueueDomain,
     QueuePosition,
@@ -49,6 +49,12 @@ from pages.ui import (
 
 GLEIF_RECORD_URL = "https://search.gleif.org/#/record/"
 TO_REVIEW, EVERY_DOMAIN = "To review", "All filtered"
+STATUS_COLOURS = {
+    QaStatus.ACCEPTED: "green",
+    QaStatus.REJECTED: "red",
+    QaStatus.NO_MATCH: "orange",
+    QaStatus.IN_REVIEW: "blue",
+}
 MAX_KEYED = 9  # candidates 1-9 have keys; a tenth and later ones have buttons only
 BACK_STACK = "review_back"  # the domains shown before, newest last
 BACK_LIMIT = 50
@@ -56,6 +62,12 @@ NOTICE = "review_notice"
 COUNT_WAIT = 0.5  # seconds the page waits for the queue count before it shows it later
 POSITIONS_KEPT = 1000
 COUNTING = "review_counting"
+
+
+def plain(text: str) -> str:
+    """Text shown as itself in Markdown: legal names hold *, _, [, $ and the like."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
+
 
 engine = database_or_stop()
 st.title("Review")
@@ -143,26 +155,14 @@ def decide(current: DomainDetail, action: Action, lei_code: str | None = None) -
 
 def _undecided_left(current: DomainDetail) -> bool:
     """Whether some candidate of the domain is neither accepted nor rejected."""
-    states = candidate_states(
-        guarded(lambda: domain_history(engine, current.batch, current.domain))
-    )
-    return any(not states.get(c.lei_code) for c in current.candidates)
+    now = current_state(current)
+    return any(state is CandidateState.UNDECIDED for state in now.candidates.values())
 
 
-def candidate_states(history: list) -> dict[str, str]:
-    """Each decided LEI's state ('accepted' or 'rejected') since the last reset."""
-    states: dict[str, str] = {}
-    for entry in history:
-        if entry.action is Action.RESET:
-            states.clear()
-        elif entry.action is Action.ACCEPT and entry.lei_code:
-            states = {lei: s for lei, s in states.items() if s != "accepted"}
-            states[entry.lei_code] = "accepted"
-        elif entry.action is Action.REJECT and entry.lei_code:
-            states[entry.lei_code] = "rejected"
-        elif entry.action is Action.NO_MATCH:
-            states = {lei: s for lei, s in states.items() if s != "accepted"}
-    return states
+def current_state(current: DomainDetail) -> DomainState:
+    """The domain's QA state and each candidate's, from its log."""
+    history = guarded(lambda: domain_history(engine, current.batch, current.domain))
+    return domain_state(history, [c.lei_code for c in current.candidates])
 
 
 class PositionCounter:
@@ -257,9 +257,8 @@ if detail is None:
 if notice := st.session_state.pop(NOTICE, None):
     st.info(notice, icon=":material/info:")
 
-history = guarded(lambda: domain_history(engine, summary.batch, detail.domain))
-status, deciding = current_status(history)
-states = candidate_states(history)
+state = current_state(detail)
+status, deciding = state.status, state.latest
 progress = st.empty()
 
 with st.container(border=True):
@@ -267,9 +266,7 @@ with st.container(border=True):
         st.subheader(detail.domain, anchor=False)
         st.badge(
             status.value.capitalize(),
-            color={"accepted": "green", "rejected": "red", "no match": "orange"}.get(
-                status.value, "gray"
-            ),
+            color=STATUS_COLOURS.get(status, "gray"),
         )
     country = domain_country(detail.domain)
     tld = detail.domain.rsplit(".", 1)[-1]
@@ -285,6 +282,12 @@ with st.container(border=True):
             f"{deciding.decided_by}, {when}"
         )
     st.caption(" · ".join(facts))
+    if state.accepted_lei and state.accepted_lei not in state.candidates:
+        st.markdown(
+            f":green[:material/check_circle: Matched to another LEI: "
+            f"[{state.accepted_lei}]({GLEIF_RECORD_URL}{state.accepted_lei}) "
+            f"{plain(state.accepted_legal_name or '')}]"
+        )
     for reason in domain_reasons(len(detail.candidates)):
         st.markdown(f":orange[:material/flag: {reason}]")
     if not analyst():
@@ -299,7 +302,7 @@ with st.container(border=True):
             "No match",
             icon=":material/block:",
             shortcut="N",
-            disabled=status.value == "no match",
+            disabled=status is QaStatus.NO_MATCH,
             on_click=decide,
             args=(detail, Action.NO_MATCH),
         )
@@ -315,11 +318,6 @@ with st.container(border=True):
         )
 
 
-def plain(text: str) -> str:
-    """Text shown as itself in Markdown: legal names hold *, _, [, $ and the like."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
-
-
 def candidate_reasons(candidate: CandidateDetail) -> list[str]:
     """Each flag of the candidate with its reason; shared_lei names the other domains."""
     shared = None
@@ -332,17 +330,21 @@ def candidate_reasons(candidate: CandidateDetail) -> list[str]:
     return [candidate_reason(flag, detail.domain, candidate, shared) for flag in candidate.flags]
 
 
-def candidate_card(number: int, candidate: CandidateDetail, state: str) -> None:
+def candidate_card(number: int, candidate: CandidateDetail, verdict: CandidateState) -> None:
     """One candidate: its GLEIF facts, its flags with their reasons, accept and reject."""
     keyed = number <= MAX_KEYED
-    mark = {"accepted": ":green-badge[accepted]", "rejected": ":red-badge[rejected]"}
+    mark = {
+        CandidateState.ACCEPTED: ":green-badge[accepted]",
+        CandidateState.REJECTED: ":red-badge[rejected]",
+    }
     registration = candidate.registration_status or (
         "" if candidate.in_reference_data else "not in the reference data"
     )
     with st.container(border=True):
         with st.container(horizontal=True, vertical_alignment="center"):
             st.markdown(
-                f"**{number}. {plain(candidate.legal_name) or '(no name)'}** {mark.get(state, '')}",
+                f"**{number}. {plain(candidate.legal_name) or '(no name)'}** "
+                + mark.get(verdict, ""),
                 width="stretch",
             )
             with st.container(horizontal=True, wrap=False, width="content"):
@@ -352,7 +354,7 @@ def candidate_card(number: int, candidate: CandidateDetail, state: str) -> None:
                     icon=":material/check_circle:",
                     type="primary",
                     shortcut=str(number) if keyed else None,
-                    disabled=state == "accepted",
+                    disabled=verdict is CandidateState.ACCEPTED,
                     on_click=decide,
                     args=(detail, Action.ACCEPT, candidate.lei_code),
                 )
@@ -361,7 +363,7 @@ def candidate_card(number: int, candidate: CandidateDetail, state: str) -> None:
                     key=f"reject_{detail.domain_id}_{number}",
                     icon=":material/cancel:",
                     shortcut=f"Shift+{number}" if keyed else None,
-                    disabled=state == "rejected",
+                    disabled=verdict is CandidateState.REJECTED,
                     on_click=decide,
                     args=(detail, Action.REJECT, candidate.lei_code),
                 )
@@ -388,7 +390,9 @@ def candidate_card(number: int, candidate: CandidateDetail, state: str) -> None:
 
 
 for number, candidate in enumerate(detail.candidates, start=1):
-    candidate_card(number, candidate, states.get(candidate.lei_code, ""))
+    candidate_card(
+        number, candidate, state.candidates.get(candidate.lei_code, CandidateState.UNDECIDED)
+    )
 
 st.caption(
     "Keys: 1-9 accept that candidate, Shift+1-9 reject it, N no match, S skip, B back. "
