@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, case, false, func, select
+from sqlalchemy import ColumnElement, Engine, case, exists, false, func, or_, select
 
+from gleif_data.db import summary_connection
 from gleif_data.filters import DomainFilter
-from gleif_data.flags import any_flag
-from gleif_data.models import Domain, GleifCandidate
+from gleif_data.flags import candidate_conditions
+from gleif_data.models import Domain, GleifCandidate, LeiRecord
 from gleif_data.overview import domains_with_flags
 from gleif_data.qa_state import QaStatus, status_expression
 
@@ -51,7 +52,27 @@ class QueuePosition:
 
 def needs_review(d: Any) -> ColumnElement[bool]:
     """Whether domain `d` is still to review: undecided or in review, and flagged."""
-    return status_expression(d).in_(PENDING_STATUSES) & any_flag(d)
+    return status_expression(d).in_(PENDING_STATUSES) & has_any_flag(d)
+
+
+def has_any_flag(d: Any) -> ColumnElement[bool]:
+    """flags.any_flag as one lookup of the domain's own candidates.
+
+    any_flag is one EXISTS per flag, which PostgreSQL runs as "hashed subplans" that read
+    every candidate of every batch once per query; walking the queue needs one domain's
+    candidates at a time, through the index on domain_id.
+    """
+    c = GleifCandidate.__table__.alias("rq_c")
+    r = LeiRecord.__table__.alias("rq_r")
+    flagged = or_(*candidate_conditions(c, d, r).values())
+    count = select(func.count()).where(c.c.domain_id == d.c.id).scalar_subquery()
+    flagged_candidate = exists(
+        select(1)
+        .select_from(c.outerjoin(r, r.c.lei == c.c.lei_code))
+        .where(c.c.domain_id == d.c.id, flagged)
+        .correlate_except(c, r)
+    )
+    return (count != 1) | flagged_candidate
 
 
 def next_domain(
@@ -81,7 +102,7 @@ def queue_position(engine: Engine, queue: ReviewQueue, domain_id: int) -> QueueP
         func.coalesce(func.sum(case((d.c.id <= domain_id, 1), else_=0)), 0),
         func.coalesce(func.sum(case((d.c.id == domain_id, 1), else_=0)), 0),
     ).where(*_conditions(engine, queue, d))
-    with engine.connect() as connection:
+    with summary_connection(engine) as connection:
         total, position, here = connection.execute(query).one()
     return QueuePosition(position=int(position), total=int(total), in_queue=bool(here))
 
@@ -104,6 +125,8 @@ def _conditions(engine: Engine, queue: ReviewQueue, d: Any) -> list[ColumnElemen
 
 
 def _first(engine: Engine, query: Any) -> QueueDomain | None:
-    with engine.connect() as connection:
+    # Without JIT on PostgreSQL: the flag and state subqueries make the plan look costly, and
+    # compiling it took seconds where running it takes milliseconds.
+    with summary_connection(engine) as connection:
         row = connection.execute(query.limit(1)).first()
     return None if row is None else QueueDomain(domain_id=row.id, domain=row.domain)

@@ -1,15 +1,19 @@
 """The review queue: the filtered domains still to review, one at a time, in import order."""
 
 import pytest
+from sqlalchemy import select
 
 from gleif_data.decisions import record_decision
 from gleif_data.filters import DomainFilter
+from gleif_data.flags import any_flag
 from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
+from gleif_data.models import Domain
 from gleif_data.qa_state import Action
 from gleif_data.review_queue import (
     QueuePosition,
     ReviewQueue,
+    has_any_flag,
     next_domain,
     previous_domain,
     queue_position,
@@ -120,3 +124,13 @@ def test_quotes_and_wildcards_in_filters_are_plain_text(batch):
     queue = ReviewQueue("b1", DomainFilter(domain_contains="%' OR 1=1 --"), pending_only=False)
     assert next_domain(batch, queue) is None
     assert queue_position(batch, queue, 1) == QueuePosition(0, 0, False)
+
+
+def test_the_one_lookup_form_of_any_flag_agrees_with_any_flag(batch):
+    d = Domain.__table__.alias("d")
+    with batch.connect() as connection:
+        rows = connection.execute(
+            select(d.c.domain, any_flag(d), has_any_flag(d)).order_by(d.c.id)
+        ).all()
+    assert [(name, bool(a)) for name, a, _ in rows] == [(name, bool(b)) for name, _, b in rows]
+    assert [name for name, a, _ in rows if not a] == ["bourne.co.uk"]
