@@ -78,3 +78,20 @@ def test_a_domain_in_the_url_is_shown_and_an_unknown_one_says_so(batch, monkeypa
 def test_an_empty_queue_says_nothing_is_left(batch, monkeypatch):
     at = review(monkeypatch, batch, domain_contains="nothing-like-it")
     assert any(s.value.startswith("Nothing left to review in this queue") for s in at.success)
+
+
+def test_back_without_a_history_goes_to_the_previous_domain_of_the_queue(batch, monkeypatch):
+    at = review(monkeypatch, batch, domain="three.com")
+    labelled(at, "Back").click().run()
+    assert heading(at) == "none.org"
+
+
+def test_skip_past_the_last_domain_starts_the_queue_again(batch, monkeypatch):
+    at = review(monkeypatch, batch, domain="three.com")
+    labelled(at, "Skip").click().run()
+    assert heading(at) == "two.com"
+    assert any("End of the queue" in i.value for i in at.info)
+
+
+def labelled(at, label):
+    return next(b for b in at.button if b.label == label)
