@@ -6,11 +6,10 @@ import streamlit as st
 from sqlalchemy import Engine
 from streamlit.runtime.pages_manager import PagesManager
 
-from gleif_data.config import export_link_secret, login_configured
 from gleif_data.db import make_engine
-from gleif_data.export_links import LinkSigner
 from gleif_data.http_export import export_routes
-from pages.ui import carry_view_to, require_sign_in
+from pages.sign_in import link_signer, require_sign_in, sign_out_control
+from pages.ui import carry_view_to
 
 
 @functools.cache
@@ -19,18 +18,8 @@ def _route_engine() -> Engine:
     return make_engine()
 
 
-def _route_signer() -> LinkSigner | None:
-    """With sign-in configured, export links must carry a token signed for a user."""
-    if not login_configured():
-        return None
-    secret = export_link_secret()
-    if secret is None:
-        raise RuntimeError("sign-in is configured but [auth] cookie_secret is missing")
-    return LinkSigner(secret)
-
-
 # `streamlit run app.py` finds this ASGI app and serves the route beside the pages.
-app = st.App(__file__, routes=export_routes(_route_engine, _route_signer))
+app = st.App(__file__, routes=export_routes(_route_engine, link_signer))
 
 # pages/ holds st.navigation pages, not Streamlit's older folder-based pages. Streamlit only
 # learns that when app.py first calls st.navigation, so until then a fresh server would open
@@ -49,5 +38,6 @@ if __name__ == "__main__":  # Streamlit runs this file as the page script of eve
     ]
     current = st.navigation(pages)
     require_sign_in()
+    sign_out_control()
     carry_view_to(current.url_path)
     current.run()
