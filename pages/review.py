@@ -27,6 +27,7 @@ from gleif_data.flag_reasons import (
     domains_sharing_lei,
 )
 from gleif_data.qa_state import Action, CandidateState, QaStatus
+from gleif_data.reference_search import search_reference
 from gleif_data.review_queue import (
     QueueDomain,
     QueuePosition,
@@ -55,6 +56,7 @@ STATUS_COLOURS = {
     QaStatus.NO_MATCH: "orange",
     QaStatus.IN_REVIEW: "blue",
 }
+SEARCH_LIMIT = 10
 MAX_KEYED = 9  # candidates 1-9 have keys; a tenth and later ones have buttons only
 BACK_STACK = "review_back"  # the domains shown before, newest last
 BACK_LIMIT = 50
@@ -389,10 +391,50 @@ def candidate_card(number: int, candidate: CandidateDetail, verdict: CandidateSt
         st.markdown("  \n".join(lines))
 
 
+def other_entity_search() -> None:
+    """Search the GLEIF reference data for the right entity when no candidate is it."""
+    query = st.text_input(
+        "None of these? Search GLEIF by name or LEI"
+        if detail.candidates
+        else "Search GLEIF by name or LEI",
+        key=f"reference_query_{detail.domain_id}",
+        placeholder="a legal name, an LEI or its first characters",
+        icon=":material/search:",
+    )
+    if not query or not query.strip():
+        return
+    found = guarded(lambda: search_reference(engine, query, limit=SEARCH_LIMIT))
+    if not found:
+        st.caption(f"No GLEIF record matches {query.strip()!r}.")
+        return
+    for match in found:
+        with st.container(border=True):
+            with st.container(horizontal=True, vertical_alignment="center"):
+                st.markdown(f"**{plain(match.legal_name or '(no name)')}**", width="stretch")
+                st.button(
+                    "Accept this entity",
+                    key=f"accept_other_{detail.domain_id}_{match.lei}",
+                    icon=":material/check_circle:",
+                    disabled=state.accepted_lei == match.lei,
+                    on_click=decide,
+                    args=(detail, Action.ACCEPT, match.lei),
+                )
+            st.markdown(
+                f"[{match.lei}]({GLEIF_RECORD_URL}{match.lei}) · "
+                f"registration **{match.registration_status or 'unknown'}** · "
+                f"entity **{match.entity_status or 'unknown'}** · "
+                f"legal address **{match.legal_address_country or '?'}** · "
+                f"HQ **{match.headquarters_country or '?'}** · "
+                f"jurisdiction **{match.legal_jurisdiction or '?'}** · "
+                f"search score **{match.score}**"
+            )
+
+
 for number, candidate in enumerate(detail.candidates, start=1):
     candidate_card(
         number, candidate, state.candidates.get(candidate.lei_code, CandidateState.UNDECIDED)
     )
+other_entity_search()
 
 st.caption(
     "Keys: 1-9 accept that candidate, Shift+1-9 reject it, N no match, S skip, B back. "

@@ -17,6 +17,8 @@ from gleif_data.db import make_engine
 from gleif_data.decisions import domain_history
 from gleif_data.demo import load_demo
 from gleif_data.domain_detail import find_domain
+from gleif_data.export import ExportOptions, export_bytes
+from gleif_data.filters import DomainFilter
 from gleif_data.migrate import upgrade
 from gleif_data.review_queue import ReviewQueue, next_domain
 from tests.browser_kit import settle, shot
@@ -148,6 +150,32 @@ def test_an_analyst_reviews_the_queue_by_keyboard_alone(browser, server, engine)
     shown(other, first)
     other.context.close()
     page.context.close()
+
+
+def test_a_domain_is_matched_to_an_entity_found_by_search(browser, server, engine):
+    page = open_page(browser)
+    page.goto(f"{server}/review?batch={BATCH}&domain=nuclear-fuel.jp")
+    shown(page, "nuclear-fuel.jp")
+    page.get_by_label(NAME_BOX).fill("Search Analyst")
+    page.get_by_label(NAME_BOX).press("Enter")
+    settle(page)
+    search = page.get_by_label("Search GLEIF by name or LEI")
+    search.fill("nuclear fuel industries")
+    search.press("Enter")
+    page.get_by_text("NUCLEAR FUEL INDUSTRIES, LTD.").wait_for()
+    settle(page)
+    page.get_by_role("button", name="Accept this entity").first.click()
+    page.get_by_role("heading", name="nuclear-fuel.jp").wait_for(state="detached")
+    settle(page)
+    page.context.close()
+    exported = export_bytes(
+        engine,
+        BATCH,
+        ExportOptions(filters=DomainFilter(domain_contains="nuclear-fuel.jp"), with_qa=True),
+    ).decode()
+    assert 'nuclear-fuel.jp,0,,,accepted,549300K3IOBXFY2QEU19,"NUCLEAR FUEL INDUSTRIES, LTD."' in (
+        exported
+    )
 
 
 def test_screenshots_of_the_review_page(browser, server, seeded_url):

@@ -5,11 +5,13 @@ import pytest
 from gleif_data.decisions import domain_history
 from gleif_data.domain_detail import find_domain
 from gleif_data.import_batch import import_batch
-from tests.support import write_csv
+from gleif_data.import_gleif import import_gleif
+from tests.support import write_csv, write_gleif_subset
 from tests.test_app import app, url_of
 
 ACME = "5493001KJTIIGC8Y1R12"
 ZETA = "0292001130A2Q5CDA023"
+BRITISH = "2138001AVBSD1HSC6Z10"
 
 
 @pytest.fixture
@@ -95,3 +97,18 @@ def test_skip_past_the_last_domain_starts_the_queue_again(batch, monkeypatch):
 
 def labelled(at, label):
     return next(b for b in at.button if b.label == label)
+
+
+def test_a_domain_is_matched_to_an_lei_found_by_search(batch, monkeypatch, tmp_path):
+    import_gleif(batch, write_gleif_subset(tmp_path / "g.csv", [BRITISH]))
+    at = review(monkeypatch, batch, domain="none.org")
+    at.text_input(key="analyst").input("Ana").run()
+    domain_id = find_domain(batch, "alpha", "none.org").domain_id
+    at.text_input(key=f"reference_query_{domain_id}").input("johnson matthey").run()
+    at.button(key=f"accept_other_{domain_id}_{BRITISH}").click().run()
+    assert not at.exception
+    assert heading(at) == "three.com"
+    history = domain_history(batch, "alpha", "none.org")
+    assert [(h.action.value, h.lei_code, h.legal_name) for h in history] == [
+        ("accept", BRITISH, "JOHNSON MATTHEY PLC")
+    ]
