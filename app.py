@@ -36,7 +36,7 @@ if __name__ == "__main__":  # Streamlit runs this file as the page script of eve
         st.Page("pages/domain.py", title="Domain", icon=":material/language:"),
         st.Page("pages/export.py", title="Export", icon=":material/download:"),
     ]
-    current = st.navigation(pages)
+    current = st.navigation(pages, position="top")
     require_sign_in()
     sign_out_control()
     carry_view_to(current.url_path)

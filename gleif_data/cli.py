@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted; nothing was written", code=130)
     except BrokenPipeError:
         # The reader of standard output went away (`| head`): not an error of ours.
-        sys.stderr.close()
+        _abandon_stdout()
         return 0
     finally:
         if engine is not None:
@@ -262,15 +262,33 @@ def _export(engine: Engine, args: argparse.Namespace) -> int:
     )
     require_batch(engine, args.batch)
     if args.out == "-":
-        write_export(engine, args.batch, sys.stdout.buffer, options)
-        sys.stdout.buffer.flush()
+        with _writing("standard output"):
+            write_export(engine, args.batch, sys.stdout.buffer, options)
+            sys.stdout.buffer.flush()
         return 0
     target = Path(args.out or export_file_name(args.batch, options.format))
     total = count_export_rows(engine, args.batch, options) if _interactive() else None
-    with _progress("export", "rows", total) as progress, _atomic_file(target) as out:
+    with (
+        _writing(str(target)),
+        _progress("export", "rows", total) as progress,
+        _atomic_file(target) as out,
+    ):
         rows = write_export(engine, args.batch, out, options, progress)
     _say(f"{rows:,} rows written to {target}")
     return 0
+
+
+@contextlib.contextmanager
+def _writing(where: str) -> Iterator[None]:
+    """Turn a failed write (a full disk, a folder we may not write) into a one-line error."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise  # the reader went away: main() ends quietly
+    except OSError as exc:
+        if where == "standard output":
+            _abandon_stdout()
+        raise GleifDataError(f"cannot write {where}: {exc.strerror or exc}") from None
 
 
 def _decisions_export(engine: Engine, args: argparse.Namespace) -> int:
@@ -353,6 +371,17 @@ def _database_problem(engine: Engine | None, exc: DBAPIError) -> str:
     if exc.connection_invalidated or "connect" in reason.lower():
         return f"cannot reach {where}: {reason}"
     return f"database error on {where}: {reason}"
+
+
+def _abandon_stdout() -> None:
+    """Point standard output at /dev/null: what is left in its buffer cannot be written.
+
+    Python flushes standard output at exit; a flush that fails there prints a traceback and
+    turns the exit code into 120.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _say(message: str) -> None:

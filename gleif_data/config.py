@@ -10,7 +10,11 @@ from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+_CHECKOUT = Path(__file__).resolve().parent.parent
+# A checkout keeps app.py, .streamlit/ and gleif.db next to the package. Installed with
+# `pip install .` the package lives in site-packages, so the working folder takes that role,
+# as it does for Streamlit, which reads .streamlit/secrets.toml from there.
+PROJECT_DIR = _CHECKOUT if (_CHECKOUT / "app.py").is_file() else Path.cwd()
 SECRETS_FILE = PROJECT_DIR / ".streamlit" / "secrets.toml"
 DEFAULT_SQLITE_FILE = PROJECT_DIR / "gleif.db"
 

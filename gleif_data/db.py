@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -16,6 +17,7 @@ from gleif_data.models import Domain, GleifCandidate
 from gleif_data.text_fold import fold_text
 
 LIST_SEPARATOR = "; "
+_CANCEL_SECONDS = 5.0
 
 
 def make_engine(url: URL | str | None = None, **kwargs: Any) -> Engine:
@@ -59,6 +61,16 @@ def summary_connection(engine: Engine) -> Iterator[Connection]:
 def is_sqlite(engine: Engine) -> bool:
     """Whether the engine talks to SQLite (otherwise it is PostgreSQL)."""
     return engine.dialect.name == "sqlite"
+
+
+def statement_interrupter(connection: Connection) -> Callable[[], None]:
+    """A function that stops the statement `connection` runs, callable from another thread."""
+    driver = connection.connection.driver_connection
+    if is_sqlite(connection.engine):
+        return driver.interrupt  # type: ignore[union-attr]
+    # A cancel request travels on a connection of its own; bounded, so a lost server
+    # cannot hold up the thread that cancels.
+    return functools.partial(driver.cancel_safe, timeout=_CANCEL_SECONDS)  # type: ignore[union-attr]
 
 
 def contains_text(column: ColumnElement[str], needle: str) -> ColumnElement[bool]:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session, aliased
 
+from gleif_data.domains import lookup_domain
 from gleif_data.flags import candidate_conditions, flag_list
 from gleif_data.lei import has_valid_check_digits
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
@@ -50,7 +51,7 @@ class DomainDetail:
 
 def find_domain(engine: Engine, batch: str, domain: str) -> DomainDetail | None:
     """The domain of the batch with that name (trimmed, any case), or None."""
-    wanted = domain.strip().lower()
+    wanted = lookup_domain(domain)
     query = (
         select(Domain.id, Domain.domain)
         .where(Domain.batch_id == batch, Domain.domain == wanted)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, func, or_, select
 
 from gleif_data.db import LIST_SEPARATOR
 from gleif_data.filters import DomainFilter
@@ -82,6 +82,7 @@ class DomainRow:
     legal_names: str
     flags: str = ""
     qa_status: str = ""
+    candidates: tuple[tuple[str, str], ...] = ()  # (LEI, legal name), in the matching's order
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class ExplorePage:
     rows: list[DomainRow]
     next_after: Cursor | None
     previous_before: Cursor | None
+    first: Cursor | None = None  # where the page's first row sits, for count_before
 
 
 def explore_page(
@@ -101,19 +103,18 @@ def explore_page(
     sort: SortOrder = SortOrder.FILE,
     after: Cursor | None = None,
     before: Cursor | None = None,
+    last: bool = False,
     size: int = DEFAULT_PAGE_SIZE,
 ) -> ExplorePage:
-    """The page after `after` (or before `before`, or the first page) of the filtered batch."""
+    """The page after `after` (or before `before`, the `last` page, or the first page)."""
     flagged = domains_with_flags(engine, batch, filters.flags)
     if flagged is not None and not flagged:
         return ExplorePage(rows=[], next_after=None, previous_before=None)
     d = Domain.__table__.alias("d")
-    count = _candidate_count(batch, d) if sort.uses_counts or filters.uses_counts else None
-    keys = _sort_keys(sort, d, count)
-    backwards = before is not None
-    query = select(d.c.id, *(key for key, _ in keys[:-1])).where(
-        d.c.batch_id == batch, *filters.conditions(d, count), *_among(d, flagged)
-    )
+    query, keys = _filtered(batch, filters, sort, d, flagged)
+    query = query.with_only_columns(d.c.id, *(key for key, _ in keys[:-1]))
+    # The last page is the first page read backwards from the end.
+    backwards = before is not None or last
     cursor = before if backwards else after
     if cursor is not None:
         query = query.where(_beyond(keys, cursor, backwards))
@@ -130,13 +131,41 @@ def explore_page(
     def position(row: Sequence[Any]) -> Cursor:
         return Cursor(row[1] if len(row) > 1 else None, row[0])
 
-    has_next = more if not backwards else True
+    has_next = more if not backwards else not last
     has_previous = more if backwards else after is not None
     return ExplorePage(
         rows=rows,
         next_after=position(found[-1]) if found and has_next else None,
         previous_before=position(found[0]) if found and has_previous else None,
+        first=position(found[0]) if found else None,
     )
+
+
+def count_before(
+    engine: Engine, batch: str, filters: DomainFilter, *, sort: SortOrder, position: Cursor
+) -> int:
+    """How many filtered domains come before `position` in the order: a page's row offset."""
+    flagged = domains_with_flags(engine, batch, filters.flags)
+    if flagged is not None and not flagged:
+        return 0
+    d = Domain.__table__.alias("d")
+    query, keys = _filtered(batch, filters, sort, d, flagged)
+    query = query.with_only_columns(func.count()).where(_beyond(keys, position, True))
+    with engine.connect() as connection:
+        return connection.execute(query).scalar_one()
+
+
+def _filtered(
+    batch: str, filters: DomainFilter, sort: SortOrder, d: Any, flagged: set[int] | None
+) -> tuple[Select[Any], list[tuple[ColumnElement[Any], bool]]]:
+    """The batch's domains that pass the filters (no columns yet), and the order's keys."""
+    count = _candidate_count(batch, d) if sort.uses_counts or filters.uses_counts else None
+    query = (
+        select(d.c.id)
+        .select_from(d)
+        .where(d.c.batch_id == batch, *filters.conditions(d, count), *_among(d, flagged))
+    )
+    return query, _sort_keys(sort, d, count)
 
 
 def count_domains(engine: Engine, batch: str, filters: DomainFilter) -> int:
@@ -231,6 +260,7 @@ def _page_rows(engine: Engine, ids: list[int]) -> list[DomainRow]:
             legal_names=LIST_SEPARATOR.join(name for _, name in lists[domain_id]),
             flags=domains[domain_id][1],
             qa_status=domains[domain_id][2],
+            candidates=tuple(lists[domain_id]),
         )
         for domain_id in ids
     ]

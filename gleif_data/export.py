@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -11,7 +12,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import ColumnElement, Engine, Select, case, func, literal, select
 
-from gleif_data.db import candidate_lists, is_sqlite
+from gleif_data.cancellation import Cancellation
+from gleif_data.db import candidate_lists, is_sqlite, statement_interrupter
 from gleif_data.errors import GleifDataError
 from gleif_data.explore import count_domains
 from gleif_data.filters import DomainFilter
@@ -202,14 +204,19 @@ def write_export(
     out: BinaryIO,
     options: ExportOptions,
     progress: Callable[[int], None] | None = None,
+    cancellation: Cancellation | None = None,
 ) -> int:
-    """Stream the export of a batch to `out`; return the number of rows written."""
+    """Stream the export of a batch to `out`; return the number of rows written.
+
+    With `cancellation`, another thread can stop the export, its query included.
+    """
+    cancellation = cancellation or Cancellation()
     require_batch(engine, batch)
     progress = progress or (lambda _rows: None)
     query = export_query(engine.dialect.name, batch, options)
     domain_csv = options.format is ExportFormat.CSV and options.layout is ExportLayout.DOMAIN
     if domain_csv and not is_sqlite(engine):
-        return _copy_csv(engine, query, out, progress)
+        return _copy_csv(engine, query, out, progress, cancellation)
     # The writers pull in pyarrow and xlsxwriter (~60 MB, ~0.4 s): only the exports that
     # need them pay for them, not the PostgreSQL CSV export above.
     from gleif_data.export_writers import (
@@ -221,20 +228,28 @@ def write_export(
         write_xlsx,
     )
 
-    try:
-        if options.format is ExportFormat.CSV:
-            return write_csv(out, options.columns, _chunks(engine, query), progress)
-        if options.format is ExportFormat.XLSX:
-            return write_xlsx(out, options.columns, _chunks(engine, query), progress)
-        if options.format is ExportFormat.PARQUET:
-            schema = parquet_schema(options)
-            if not is_sqlite(engine):
-                blocks = _copy_blocks(engine, query)
-                return write_parquet_from_csv(out, blocks, progress, schema)
-            return write_parquet(out, options.columns, _chunks(engine, query), progress, schema)
-        return write_json(out, options.columns, _chunks(engine, query), progress)
-    except ExportLimitError as exc:
-        raise GleifDataError(str(exc)) from None
+    arrow_parquet = options.format is ExportFormat.PARQUET and not is_sqlite(engine)
+    source: Generator[Any, None, None] = (
+        _copy_blocks(engine, query, cancellation)
+        if arrow_parquet
+        else _chunks(engine, query, cancellation)
+    )
+    # Closed on every way out, so the query ends now rather than when the garbage collector
+    # finds the generator (an error's traceback keeps it, and its connection, alive).
+    with closing(source):
+        try:
+            if options.format is ExportFormat.CSV:
+                return write_csv(out, options.columns, source, progress)
+            if options.format is ExportFormat.XLSX:
+                return write_xlsx(out, options.columns, source, progress)
+            if arrow_parquet:
+                return write_parquet_from_csv(out, source, progress, parquet_schema(options))
+            if options.format is ExportFormat.PARQUET:
+                schema = parquet_schema(options)
+                return write_parquet(out, options.columns, source, progress, schema)
+            return write_json(out, options.columns, source, progress)
+        except ExportLimitError as exc:
+            raise GleifDataError(str(exc)) from None
 
 
 def parquet_schema(options: ExportOptions) -> pa.Schema:
@@ -249,37 +264,45 @@ def parquet_schema(options: ExportOptions) -> pa.Schema:
     return pa.schema([(name, types.get(name, pa.string())) for name in options.columns])
 
 
-def _chunks(engine: Engine, query: Select[Any]) -> Iterator[Sequence[Any]]:
+def _chunks(
+    engine: Engine, query: Select[Any], cancellation: Cancellation
+) -> Iterator[Sequence[Any]]:
     """Rows in chunks, through a server-side cursor: the batch never sits in memory."""
-    with engine.connect() as connection:
+    with engine.connect() as connection, cancellation.running(statement_interrupter(connection)):
         result = connection.execution_options(yield_per=_CHUNK_ROWS).execute(query)
         for partition in result.partitions():
             yield [tuple(row) for row in partition]
 
 
 def _copy_csv(
-    engine: Engine, query: Select[Any], out: BinaryIO, progress: Callable[[int], None]
+    engine: Engine,
+    query: Select[Any],
+    out: BinaryIO,
+    progress: Callable[[int], None],
+    cancellation: Cancellation,
 ) -> int:
     """PostgreSQL writes the CSV itself with COPY; we only pass its bytes on."""
     rows = -1  # the header line is no row
-    for block in _copy_blocks(engine, query):
-        out.write(block)
-        # Every row ends in a newline; only the count shown by a progress bar
-        # can be off, by the newlines inside quoted names.
-        newlines = bytes(block).count(b"\n")
-        progress(newlines if rows >= 0 else newlines - 1)
-        rows += newlines
+    with closing(_copy_blocks(engine, query, cancellation)) as blocks:
+        for block in blocks:
+            out.write(block)
+            # The server sends COPY's output one row per message, and psycopg yields one
+            # message per block: counting blocks, not newlines, leaves newlines inside names
+            # uncounted.
+            if rows >= 0:
+                progress(1)
+            rows += 1
     return max(rows, 0)
 
 
-def _copy_blocks(engine: Engine, query: Select[Any]) -> Iterator[bytes]:
+def _copy_blocks(engine: Engine, query: Select[Any], cancellation: Cancellation) -> Iterator[bytes]:
     """The query's rows as CSV with a header, in blocks, written by PostgreSQL's COPY."""
     compiled = query.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
     # The domain layout never produces NULL (every column is coalesced); naming a marker
     # other than the empty string stops COPY from quoting empty strings, so the bytes match
     # csv.writer's. The candidate layout's NULLs come out as the unquoted marker.
     statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '\\N')"
-    with engine.connect() as connection:
+    with engine.connect() as connection, cancellation.running(statement_interrupter(connection)):
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor, cursor.copy(statement, compiled.params) as copy:
             yield from copy

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -13,12 +14,18 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError
 
 Rows = Iterable[Sequence[Sequence[Any]]]
 Progress = Callable[[int], None]
 
 XLSX_MAX_ROWS = 1_048_576
 XLSX_MAX_CELL_CHARS = 32_767
+
+
+# The NULL marker of PostgreSQL's COPY (gleif_data.export): a text equal to it is quoted.
+COPY_NULL = "\\N"
+_QUOTED_CHARACTERS = ',"\r\n'
 
 
 class ExportLimitError(Exception):
@@ -32,11 +39,30 @@ def write_csv(out: BinaryIO, header: Sequence[str], chunks: Rows, progress: Prog
     writer.writerow(header)
     count = 0
     for chunk in chunks:
-        writer.writerows(chunk)
+        if any(COPY_NULL in row for row in chunk):
+            for row in chunk:
+                if COPY_NULL in row:
+                    text.write(_copy_line(row))
+                else:
+                    writer.writerow(row)
+        else:
+            writer.writerows(chunk)
         count += len(chunk)
         progress(len(chunk))
     text.detach()  # leave `out` open for the caller
     return count
+
+
+def _copy_line(row: Sequence[Any]) -> str:
+    """One CSV line as COPY writes it: csv.writer's quoting, and the NULL marker quoted."""
+    cells = []
+    for value in row:
+        cell = "" if value is None else str(value)
+        # COPY quotes a value equal to its NULL marker, to tell the text from NULL.
+        if cell == COPY_NULL or any(ch in cell for ch in _QUOTED_CHARACTERS):
+            cell = '"' + cell.replace('"', '""') + '"'
+        cells.append(cell)
+    return ",".join(cells) + "\n"
 
 
 class _LfLines:
@@ -55,10 +81,32 @@ class _LfLines:
 
 
 def write_xlsx(out: BinaryIO, header: Sequence[str], chunks: Rows, progress: Progress) -> int:
-    """One worksheet, written row by row; strings are always strings, never formulas."""
-    workbook = xlsxwriter.Workbook(
-        out, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
-    )
+    """One worksheet, written row by row; strings are always strings, never formulas.
+
+    xlsxwriter spools the rows to temporary files and zips them into `out` at the end. The
+    spool is a folder of its own, removed on every way out: a failed export leaves no file
+    holding its rows in $TMPDIR.
+    """
+    target = _FailOnce(out)
+    with tempfile.TemporaryDirectory(prefix="gleif-xlsx-") as spool:
+        options = {"constant_memory": True, "strings_to_formulas": False, "tmpdir": spool}
+        workbook = xlsxwriter.Workbook(target, {**options, "strings_to_urls": False})
+        try:
+            rows = _write_sheet(workbook, header, chunks, progress)
+            workbook.close()
+        except FileCreateError as exc:  # xlsxwriter's wrapper of what stopped the zip
+            raise (target.error or exc.args[0]) from None
+        finally:
+            for sheet in workbook.worksheets():
+                if sheet.row_data_fh is not None:  # the spool's open file, before its folder goes
+                    sheet.row_data_fh.close()
+    return rows
+
+
+def _write_sheet(
+    workbook: xlsxwriter.Workbook, header: Sequence[str], chunks: Rows, progress: Progress
+) -> int:
+    """Fill the workbook's one sheet; return the number of rows."""
     # A fixed creation date: the same export then gives the same bytes from the CLI, the
     # route and the page (xlsxwriter already fixes the zip members' timestamps).
     workbook.set_properties({"created": datetime(2000, 1, 1, tzinfo=UTC)})
@@ -91,8 +139,38 @@ def write_xlsx(out: BinaryIO, header: Sequence[str], chunks: Rows, progress: Pro
                 else:
                     sheet.write_number(row_index, col, value)
         progress(len(chunk))
-    workbook.close()
     return row_index
+
+
+class _FailOnce:
+    """The output of a workbook: passes writes on until one fails, and ignores them after that.
+
+    When zipping fails (a full disk, a closed pipe, a client gone), xlsxwriter leaves its
+    ZipFile open; collected later, it writes its end again and prints a traceback.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self.error: BaseException | None = None
+
+    def write(self, data: bytes) -> int:
+        if self.error is not None:
+            return len(data)
+        try:
+            return self._out.write(data)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        if self.error is None:
+            self._out.flush()
+
+    def tell(self) -> int:
+        return self._out.tell() if self.error is None else 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._out.seek(offset, whence) if self.error is None else 0
 
 
 def write_parquet(
@@ -118,24 +196,30 @@ def write_parquet_from_csv(
 
     No Python object per row or cell: Arrow's CSV reader turns the bytes into columns. NULL is
     the unquoted marker \\N, as COPY writes it; a quoted "\\N" and an empty field are text.
+    Arrow parses whole records from memory, in this thread: a streaming reader over a Python
+    file would read it from one of Arrow's threads, which calls into Python and crashes or
+    hangs the interpreter when it exits while that thread reads (a closed pipe, Ctrl-C).
     """
-    reader = pa_csv.open_csv(
-        pa.PythonFile(io.BufferedReader(_BlockStream(blocks), _CSV_BLOCK), mode="r"),
-        read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK),
-        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
-        convert_options=pa_csv.ConvertOptions(
-            column_types=schema,
-            null_values=["\\N"],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-        ),
+    read_options = pa_csv.ReadOptions(column_names=schema.names)
+    parse_options = pa_csv.ParseOptions(newlines_in_values=True)
+    convert_options = pa_csv.ConvertOptions(
+        column_types=schema,
+        null_values=["\\N"],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
     )
     count = 0
     with pq.ParquetWriter(out, schema) as writer:
-        for batch in reader:
-            writer.write_batch(batch.select(schema.names).cast(schema))
-            count += batch.num_rows
-            progress(batch.num_rows)
+        for records in _csv_records(blocks, _CSV_BLOCK):
+            table = pa_csv.read_csv(
+                pa.BufferReader(records),
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert_options,
+            )
+            writer.write_table(table.cast(schema), row_group_size=table.num_rows or None)
+            count += table.num_rows
+            progress(table.num_rows)
         if count == 0:
             writer.write_table(schema.empty_table())
     return count
@@ -144,26 +228,41 @@ def write_parquet_from_csv(
 _CSV_BLOCK = 2 * 1024 * 1024  # about 20,000 export rows: one Parquet row group
 
 
-class _BlockStream(io.RawIOBase):
-    """A readable raw stream over an iterator of byte blocks."""
+def _csv_records(blocks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """The CSV records after the header line, about `size` bytes at a time, never cut in two.
 
-    def __init__(self, blocks: Iterable[bytes]) -> None:
-        self._blocks = iter(blocks)
-        self._pending = memoryview(b"")
+    A record ends at a newline outside quotes; COPY quotes every field holding a quote and
+    doubles the quotes inside, so the quotes before a record's end are always even in number.
+    """
+    pending = bytearray()
+    header_done = False
+    for block in blocks:
+        pending += block
+        if not header_done:
+            header_end = pending.find(b"\n")
+            if header_end < 0:
+                continue
+            del pending[: header_end + 1]
+            header_done = True
+        if len(pending) < size:
+            continue
+        cut = _last_record_end(pending)
+        if cut:
+            yield bytes(pending[:cut])
+            del pending[:cut]
+    if pending:
+        yield bytes(pending)
 
-    def readable(self) -> bool:
-        return True
 
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            block = next(self._blocks, None)
-            if block is None:
-                return 0
-            self._pending = memoryview(block)
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
+def _last_record_end(data: bytearray) -> int:
+    """The offset just past the last complete record in `data`; 0 when there is none."""
+    quotes = data.count(b'"')
+    end = len(data)
+    while (newline := data.rfind(b"\n", 0, end)) >= 0:
+        if (quotes - data.count(b'"', newline)) % 2 == 0:
+            return newline + 1
+        end = newline
+    return 0
 
 
 def write_json(out: BinaryIO, header: Sequence[str], chunks: Rows, progress: Progress) -> int:

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-import queue
+import logging
+import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
 from urllib.parse import quote
 
+import anyio
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from gleif_data.errors import GleifDataError
+from gleif_data.config import ConfigError
 from gleif_data.export import (
     MEDIA_TYPES,
     ExportFormat,
     ExportLayout,
     ExportOptions,
     export_file_name,
-    write_export,
 )
 from gleif_data.export_links import LinkError, LinkSigner, SigningUnavailable
+from gleif_data.export_stream import ExportAborted, ExportStream
 from gleif_data.filters import DomainFilter
 from gleif_data.queries import batch_exists
 
@@ -41,7 +43,13 @@ KNOWN_PARAMS = {
     *COUNT_PARAMS,
     *QA_PARAMS,
 }
-_QUEUE_CHUNKS = 16  # at most this many written blocks wait for a slow client
+MAX_EXPORTS_VARIABLE = "GLEIF_MAX_EXPORTS"
+# The route's pool holds 15 connections (SQLAlchemy's 5 + 10 overflow); an export holds one
+# while it runs, and the rest serve the short checks of requests that arrive meanwhile.
+DEFAULT_MAX_EXPORTS = 10
+RETRY_AFTER_SECONDS = 10
+
+logger = logging.getLogger(__name__)
 
 
 class BadParameter(ValueError):
@@ -104,13 +112,19 @@ def export_params(options: ExportOptions) -> dict[str, str]:
 
 
 def export_routes(
-    engine: Callable[[], Engine], signer: Callable[[], LinkSigner | None]
+    engine: Callable[[], Engine],
+    signer: Callable[[], LinkSigner | None],
+    *,
+    max_exports: int | None = None,
 ) -> list[Route]:
     """The export route; with a signer, every request needs a valid signed token.
 
     `signer` raises SigningUnavailable when sign-in is on but links cannot be checked; the
-    route then answers 503 to every request.
+    route then answers 503 to every request. At most `max_exports` exports run at once
+    (default: GLEIF_MAX_EXPORTS, else 10); a request beyond that is answered 503 with
+    Retry-After at once.
     """
+    slots = ExportSlots(max_exports_setting() if max_exports is None else max_exports)
 
     async def export(request: Request) -> Response:
         batch = request.path_params["batch"]
@@ -133,113 +147,130 @@ def export_routes(
         database = engine()
         if not await run_in_threadpool(batch_exists, database, batch):
             return PlainTextResponse(f"no batch named {batch!r}\n", status_code=404)
-        file_name = export_file_name(batch, options.format)
-        return StreamingResponse(
-            stream_export(database, batch, options),
+        headers = {
+            "Content-Disposition": content_disposition(export_file_name(batch, options.format))
+        }
+        if request.method == "HEAD":  # the headers a GET would have; no export runs
+            head = Response(headers=headers, media_type=MEDIA_TYPES[options.format])
+            del head.headers["content-length"]
+            return head
+        return ExportResponse(
+            lambda: ExportStream(database, batch, options),
+            slots,
+            headers=headers,
             media_type=MEDIA_TYPES[options.format],
-            headers={"Content-Disposition": content_disposition(file_name)},
         )
 
-    return [Route(EXPORT_PATH, export, methods=["GET"])]
+    return [Route(EXPORT_PATH, export, methods=["GET", "HEAD"])]
+
+
+def max_exports_setting(environ: Mapping[str, str] | None = None) -> int:
+    """GLEIF_MAX_EXPORTS: how many exports one server runs at once (default 10)."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(MAX_EXPORTS_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_MAX_EXPORTS
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise ConfigError(
+            f"{MAX_EXPORTS_VARIABLE} must be a whole number of 1 or more, not {raw!r}"
+        )
+    return int(raw)
+
+
+class ExportSlots:
+    """A count of the exports running in this server, refused beyond its limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._running = 0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        """Take a slot; False when all are taken."""
+        with self._lock:
+            if self._running >= self.limit:
+                return False
+            self._running += 1
+            return True
+
+    def release(self) -> None:
+        """Give a slot back."""
+        with self._lock:
+            self._running -= 1
+
+
+class ExportResponse(Response):
+    """Streams an export; stops it, its query included, as soon as the client goes away.
+
+    Starlette's StreamingResponse stops sending when the client disconnects, but leaves the
+    iterator, and so the export's thread and its database connection, to the garbage
+    collector; here the export is closed on every way out. If the export fails, this raises
+    after the headers went out: the server then drops the connection without the final chunk,
+    and the client sees a broken transfer rather than a file that looks complete.
+    """
+
+    def __init__(
+        self,
+        stream: Callable[[], ExportStream],
+        slots: ExportSlots,
+        headers: Mapping[str, str],
+        media_type: str,
+    ) -> None:
+        self._stream = stream
+        self._slots = slots
+        self.status_code = 200
+        self.media_type = media_type
+        self.background = None
+        self.init_headers(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._slots.acquire():
+            busy = PlainTextResponse(
+                f"this server runs {self._slots.limit} exports at once already; "
+                f"try again in {RETRY_AFTER_SECONDS} s\n",
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+            await busy(scope, receive, send)
+            return
+        stream = self._stream()
+        try:
+            stream.start()
+            aborted: ExportAborted | None = None
+            async with anyio.create_task_group() as group:
+                group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
+                try:
+                    await self._send(stream, send)
+                except ExportAborted as exc:
+                    aborted = exc
+                group.cancel_scope.cancel()
+            if aborted is not None:
+                raise aborted
+        finally:
+            with anyio.CancelScope(shield=True):
+                if not await anyio.to_thread.run_sync(stream.close):
+                    logger.warning("an export thread did not stop within its time")
+            self._slots.release()
+
+    async def _send(self, stream: ExportStream, send: Send) -> None:
+        start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+        try:
+            await send(start)
+            while (block := await anyio.to_thread.run_sync(stream.next_block)) is not None:
+                if block:
+                    await send({"type": "http.response.body", "body": block, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # ASGI 2.4 servers raise it when the client has gone
+            return
+
+
+async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()
 
 
 def content_disposition(file_name: str) -> str:
     """An attachment header that keeps non-ASCII file names (RFC 6266 / RFC 5987)."""
     fallback = file_name.encode("ascii", "replace").decode().replace("?", "_")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name)}"
-
-
-def stream_export(engine: Engine, batch: str, options: ExportOptions) -> Iterator[bytes]:
-    """Run the export in a thread and yield its bytes as they are written.
-
-    The queue is bounded, so a slow client slows the export instead of filling memory. If the
-    export fails, the iterator raises: the server then drops the connection without the final
-    chunk, and the client sees a broken transfer rather than a file that looks complete.
-    """
-    chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
-    cancelled = threading.Event()
-    writer = _QueueWriter(chunks, cancelled)
-
-    def produce() -> None:
-        try:
-            write_export(engine, batch, options=options, out=writer)  # type: ignore[arg-type]
-            writer.flush()
-            _put(chunks, None, cancelled)
-        except _Cancelled:
-            pass
-        except BaseException as exc:  # handed over to the response, which aborts the transfer
-            _put(chunks, exc, cancelled)
-
-    thread = threading.Thread(target=produce, name=f"export-{batch}", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = chunks.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                if isinstance(item, GleifDataError):
-                    raise ExportAborted(str(item)) from item
-                raise ExportAborted("the export failed") from item
-            yield item
-    finally:
-        cancelled.set()
-
-
-class ExportAborted(RuntimeError):
-    """The export stopped half-way; the HTTP transfer is aborted."""
-
-
-class _Cancelled(Exception):
-    """The client went away."""
-
-
-def _put(chunks: queue.Queue[Any], item: Any, cancelled: threading.Event) -> None:
-    while not cancelled.is_set():
-        try:
-            chunks.put(item, timeout=0.5)
-            return
-        except queue.Full:
-            continue
-    raise _Cancelled
-
-
-class _QueueWriter:
-    """A write-only binary file that hands blocks of about 256 KiB to a queue."""
-
-    _BLOCK = 256 * 1024
-
-    def __init__(self, chunks: queue.Queue[Any], cancelled: threading.Event) -> None:
-        self._chunks = chunks
-        self._cancelled = cancelled
-        self._buffer = bytearray()
-        self._position = 0
-        self.closed = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        size = len(data)
-        self._buffer += data
-        self._position += size
-        if len(self._buffer) >= self._BLOCK:
-            self.flush()
-        return size
-
-    def flush(self) -> None:
-        if self._buffer:
-            _put(self._chunks, bytes(self._buffer), self._cancelled)
-            self._buffer.clear()
-
-    def tell(self) -> int:
-        return self._position
-
-    def seekable(self) -> bool:
-        return False
-
-    def writable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        self.closed = True

@@ -3,11 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from gleif_data.decisions import bulk_accept, count_bulk_accept
-from gleif_data.explore import Cursor, SortOrder, explore_page
+from gleif_data.explore import Cursor, SortOrder, count_before, explore_page
+from gleif_data.filters import DomainFilter
 from gleif_data.statement_timeout import statement_timeout_seconds
+from pages.bulk_qa import bulk_qa
 from pages.ui import (
-    analyst,
+    SUMMARY_TTL,
     cached_count,
     choose_batch,
     clear_filters,
@@ -16,11 +17,14 @@ from pages.ui import (
     describe_filters,
     filter_controls,
     guarded,
+    open_page,
     reset_page,
     within_time_limit,
 )
 
 PAGE_SIZE = 50
+SHOWN_IN_CELL = 2
+LAST = "end"  # ?before=end: the last page
 
 engine = database_or_stop()
 st.title("Explore")
@@ -40,10 +44,24 @@ sort = by_label[
 ]
 
 
+def open_domain(batch: str, domain: str) -> None:
+    """Open a domain on the Domain page so that Back returns to this very page of Explore.
+
+    The filters follow in session state (carry_view_to); the link is the keyboard's way.
+    """
+    open_page("domain", {"batch": batch, "domain": domain})
+    st.page_link(
+        "pages/domain.py",
+        label=f"Open {domain}",
+        icon=":material/open_in_new:",
+        query_params={"domain": domain},
+    )
+
+
 def cursor(name: str) -> Cursor | None:
     """The page position in the URL, or None (a broken one starts over)."""
     text = st.query_params.get(name)
-    if not text:
+    if not text or text == LAST:
         return None
     try:
         return Cursor.decode(text)
@@ -52,11 +70,34 @@ def cursor(name: str) -> Cursor | None:
         return None
 
 
+def shortened(values: list[str]) -> str:
+    """The first few of a list and how many more: the Domain page has them all."""
+    shown = "; ".join(values[:SHOWN_IN_CELL])
+    more = len(values) - SHOWN_IN_CELL
+    return f"{shown} +{more} more" if more > 0 else shown
+
+
+@st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
+def cached_offset(
+    batch: str, filters: DomainFilter, sort: SortOrder, first: Cursor, data_key: object
+) -> int:
+    """How many matching domains come before the page: its row offset."""
+    return count_before(engine, batch, filters, sort=sort, position=first)
+
+
 after, before = cursor("after"), cursor("before")
+last = st.query_params.get("before") == LAST
 with st.spinner("Loading domains..."):
     page = guarded(
         lambda: explore_page(
-            engine, summary.batch, filters, sort=sort, after=after, before=before, size=PAGE_SIZE
+            engine,
+            summary.batch,
+            filters,
+            sort=sort,
+            after=after,
+            before=before,
+            last=last,
+            size=PAGE_SIZE,
         )
     )
 
@@ -77,15 +118,24 @@ count_line = st.empty()
 count_line.caption(
     f"Counting the matching domains of {summary.domains:,}... Select a row to see its candidates."
 )
+# What the analyst decides on comes first; the long lists last, cut short in the cell.
 table = pd.DataFrame(
     {
         "domain": [row.domain for row in page.rows],
         "candidates": [row.candidate_count for row in page.rows],
-        "lei_codes": [row.lei_codes for row in page.rows],
-        "legal_names": [row.legal_names for row in page.rows],
         "flags": [row.flags.replace("; ", ", ") for row in page.rows],
         "qa_status": [row.qa_status for row in page.rows],
+        "lei_codes": [shortened([lei for lei, _ in row.candidates]) for row in page.rows],
+        "legal_names": [shortened([name for _, name in row.candidates]) for row in page.rows],
     }
+)
+# st.dataframe sorts the rows on screen when a header is clicked, and has no option against
+# it (Streamlit 1.67); on a keyset page that order would contradict the Order above and the
+# URL. A transparent strip over the header row takes those clicks.
+st.html(
+    "<style>.st-key-explore_table [data-testid='stDataFrameResizable']::after {"
+    "content: ''; position: absolute; top: 0; left: 0; right: 0; height: 36px; z-index: 2;"
+    "cursor: default; }</style>"
 )
 event = st.dataframe(
     table,
@@ -94,53 +144,59 @@ event = st.dataframe(
     selection_mode="single-row",
     key="explore_table",
     column_config={
-        "domain": st.column_config.TextColumn("Domain"),
-        "candidates": st.column_config.NumberColumn("Candidates", format="%d"),
-        "lei_codes": st.column_config.TextColumn("LEI codes"),
-        "legal_names": st.column_config.TextColumn("Legal names", width="large"),
-        "flags": st.column_config.TextColumn("Flags"),
-        "qa_status": st.column_config.TextColumn("QA"),
+        "domain": st.column_config.TextColumn("Domain", width=200),
+        "candidates": st.column_config.NumberColumn("Candidates", format="%d", width=90),
+        "flags": st.column_config.TextColumn(
+            "Flags", width=330, help="The Overview says what each flag means."
+        ),
+        "qa_status": st.column_config.TextColumn("QA", width=90),
+        "lei_codes": st.column_config.TextColumn(
+            "LEI codes", width=330, help="The first two; the Domain page lists them all."
+        ),
+        "legal_names": st.column_config.TextColumn(
+            "Legal names", width="large", help="The first two; the Domain page lists them all."
+        ),
     },
 )
 if event.selection.rows:
     chosen = page.rows[event.selection.rows[0]]
-    st.switch_page(
-        "pages/domain.py", query_params={"batch": summary.batch, "domain": chosen.domain}
-    )
+    open_domain(summary.batch, chosen.domain)
 
 
-def go(name: str, position: Cursor | None) -> None:
-    """Move to the neighbouring page (a button callback)."""
+def go(name: str, position: Cursor | str | None) -> None:
+    """Move to another page (a button callback)."""
     for key in ("after", "before"):
         if key in st.query_params:
             del st.query_params[key]
     if position is not None:
-        st.query_params[name] = position.encode()
+        st.query_params[name] = position if isinstance(position, str) else position.encode()
 
 
 with st.container(horizontal=True, vertical_alignment="center"):
+    at_start = page.previous_before is None
+    at_end = page.next_after is None
     st.button(
-        "First",
-        icon=":material/first_page:",
-        disabled=page.previous_before is None,
-        on_click=go,
-        args=("after", None),
+        "First", icon=":material/first_page:", disabled=at_start, on_click=go, args=("after", None)
     )
     st.button(
         "Previous",
         icon=":material/chevron_left:",
-        disabled=page.previous_before is None,
+        disabled=at_start,
         on_click=go,
         args=("before", page.previous_before),
     )
     st.button(
         "Next",
         icon=":material/chevron_right:",
-        disabled=page.next_after is None,
+        disabled=at_end,
         on_click=go,
         args=("after", page.next_after),
     )
-    st.caption(f"{len(page.rows)} domains on this page")
+    st.button(
+        "Last", icon=":material/last_page:", disabled=at_end, on_click=go, args=("before", LAST)
+    )
+    position_line = st.empty()
+    position_line.caption(f"{len(page.rows)} domains on this page")
 
 matching = within_time_limit(lambda: cached_count(summary.batch, filters, count_version(filters)))
 if matching is None:
@@ -155,48 +211,18 @@ else:
         f"{matching:,} of {summary.domains:,} domains match. Select a row to see its candidates."
     )
 
-
-def close_bulk_dialog() -> None:
-    """Forget that the confirmation is open (a callback)."""
-    st.session_state.pop("bulk_confirm", None)
-
-
-@st.dialog("Accept the clean single matches", on_dismiss=close_bulk_dialog)
-def confirm_bulk_accept(count: int) -> None:
-    """Ask before deciding many domains at once."""
-    st.markdown(
-        f"This accepts the single candidate of **{count:,} domains** of {summary.batch!r} that "
-        "pass the filters, have exactly one candidate, no flag and no decision yet. Each gets "
-        f"its own entry in the history, recorded as **{analyst()}**, in one transaction."
+offset: int | None = 0
+if page.previous_before is not None and page.first is not None:
+    first = page.first
+    offset = within_time_limit(
+        lambda: cached_offset(summary.batch, filters, sort, first, count_version(filters))
     )
-    with st.container(horizontal=True):
-        accept = st.button("Accept them", type="primary", icon=":material/done_all:")
-        st.button("Cancel", on_click=close_bulk_dialog)
-    if accept:
-        done = guarded(lambda: bulk_accept(engine, summary.batch, filters, decided_by=analyst()))
-        close_bulk_dialog()
-        st.session_state["bulk_done"] = done
-        st.rerun()
+if offset is not None:
+    shown = f"Rows {offset + 1:,}-{offset + len(page.rows):,}"
+    position_line.caption(f"{shown} of {matching:,} matching" if matching is not None else shown)
 
 
 # A toggle, not an expander: an expander runs its content on every rerun, and counting the
 # clean matches checks every flag of every filtered domain.
 if st.toggle("Bulk QA", key="bulk_qa", help="Accept many clean single matches at once."):
-    clean = guarded(lambda: count_bulk_accept(engine, summary.batch, filters))
-    st.caption(
-        f"{clean:,} domains among these filters are undecided, have exactly one candidate "
-        "and no flag."
-    )
-    if not analyst():
-        st.text_input(
-            "Your name, recorded with your decisions", key="analyst", persist_state="session"
-        )
-    if st.button(
-        "Accept their single candidates...", disabled=not clean or not analyst(), key="bulk"
-    ):
-        st.session_state["bulk_confirm"] = True
-    # The dialog stays open across reruns until the analyst confirms, cancels or closes it.
-    if st.session_state.get("bulk_confirm"):
-        confirm_bulk_accept(clean)
-    if done := st.session_state.pop("bulk_done", None):
-        st.success(f"Accepted {len(done.accepted):,} domains.", icon=":material/check:")
+    bulk_qa(engine, summary.batch, filters)

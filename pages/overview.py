@@ -12,8 +12,11 @@ from pages.ui import (
     choose_batch,
     database_or_stop,
     guarded,
+    open_page,
     version,
 )
+
+OPEN_EXPLORE = "_open_explore"
 
 database_or_stop()
 st.title("Overview")
@@ -73,6 +76,24 @@ with right:
         st.caption("This batch has no candidates.")
 
 
+def to_explore(params: dict[str, str]) -> None:
+    """Remember which filtered Explore to open (a button callback): the run after opens it."""
+    st.session_state[OPEN_EXPLORE] = {"batch": summary.batch, **params}
+
+
+def count_link(count: int, params: dict[str, str], key: str, help: str) -> None:
+    """A domain count that opens Explore filtered by it (and nothing else)."""
+    st.button(
+        f"{count:,}",
+        key=key,
+        help=help,
+        width=96,
+        disabled=not count,
+        on_click=to_explore,
+        args=(params,),
+    )
+
+
 @st.fragment
 def qa_progress() -> None:
     """QA progress and flags; a fragment, so the numbers above show while this counts."""
@@ -81,21 +102,25 @@ def qa_progress() -> None:
         qa = guarded(lambda: cached_qa_overview(summary.batch, data_key))
     decided_share = qa.decided / qa.domains if qa.domains else 0.0
     st.progress(decided_share, text=f"{qa.decided:,} of {qa.domains:,} domains decided")
-    status_column, flag_column = st.columns(2)
-    status_column.dataframe(
-        pd.DataFrame({"QA status": list(qa.by_status), "domains": list(qa.by_status.values())}),
-        hide_index=True,
-    )
-    flag_column.dataframe(
-        pd.DataFrame(
-            {
-                "flag": list(qa.by_flag),
-                "domains": list(qa.by_flag.values()),
-                "meaning": [Flag(name).description for name in qa.by_flag],
-            }
-        ),
-        hide_index=True,
-    )
+    st.caption("Each count opens the Explore page with those domains.")
+    status_column, flag_column = st.columns([2, 3], gap="large")
+    with status_column:
+        st.markdown("**Domains by QA status**")
+        for status, count in qa.by_status.items():
+            with st.container(horizontal=True, wrap=False, vertical_alignment="center"):
+                count_link(
+                    count, {"qa_status": status}, f"qa_{status}", f"Explore the {status} domains"
+                )
+                st.markdown(f"**{status}**")
+    with flag_column:
+        st.markdown("**Domains by flag**")
+        for flag, count in qa.by_flag.items():
+            with st.container(horizontal=True, wrap=False, vertical_alignment="center"):
+                count_link(count, {"flags": flag}, f"flag_{flag}", f"Explore the domains {flag}")
+                st.markdown(f"**{flag}**: {Flag(flag).description}")
+    # A click reruns this fragment alone, so the page it asks for opens from here.
+    if target := st.session_state.pop(OPEN_EXPLORE, None):
+        open_page("explore", target)
 
 
 qa_progress()

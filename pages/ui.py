@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TypeVar
+from urllib.parse import urlencode
 
 import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from gleif_data.config import ConfigError, describe_url, resolve_database_url
 from gleif_data.db import make_engine
@@ -209,7 +213,8 @@ def choose_batch() -> BatchSize:
     # No format_func: a bound widget writes its displayed text to the URL.
     if st.session_state.get("batch") not in (None, *by_name):
         del st.session_state["batch"]  # carried over, but the batch has gone since
-    name = st.selectbox("Batch", list(by_name), key="batch", **_bound())
+    with _shared_by_every_page():
+        name = st.selectbox("Batch", list(by_name), key="batch", **_bound())
     _remember("batch")
     chosen = by_name[name]
     # Domains only: counting candidates reads the whole batch (the Overview shows them).
@@ -219,7 +224,7 @@ def choose_batch() -> BatchSize:
 
 def filter_controls() -> DomainFilter:
     """The filter inputs, kept in the URL; stops with a warning on contradictory values."""
-    with st.container(border=True):
+    with st.container(border=True), _shared_by_every_page():
         text = st.columns(3)
         text[0].text_input("Domain contains", key="domain_contains", **_bound())
         text[1].text_input("LEI contains", key="lei_contains", **_bound())
@@ -239,11 +244,17 @@ def filter_controls() -> DomainFilter:
             "Flags (all of)",
             [flag.value for flag in Flag],
             key="flags",
+            placeholder="Any",
             help="\n".join(f"- **{flag.value}**: {flag.description}" for flag in Flag),
             **_bound(),
         )
         qa[1].selectbox(
-            "QA status", [s.value for s in QaStatus], index=None, key="qa_status", **_bound()
+            "QA status",
+            [s.value for s in QaStatus],
+            index=None,
+            key="qa_status",
+            placeholder="Any",
+            **_bound(),
         )
         if any(st.session_state.get(key) not in (None, "", []) for key in FILTER_KEYS):
             qa[2].button("Clear filters", icon=":material/filter_alt_off:", on_click=clear_filters)
@@ -313,6 +324,24 @@ def analyst() -> str:
     return str(st.session_state.get("analyst") or "").strip()
 
 
+def open_page(url_path: str, params: Mapping[str, str]) -> None:
+    """Show another page of the app with exactly these URL parameters, as Back and Forward do.
+
+    st.switch_page can't when the batch or filters are in the URL: it must set the query
+    string, and Streamlit lets no code set a parameter bound to a widget; it would also leave
+    an extra history entry. Here the browser moves to the URL and tells Streamlit, which then
+    reads every bound widget from it (a missing one takes its default), in one history entry.
+    """
+    target = json.dumps(f"{url_path}?{urlencode(params)}")  # urlencode leaves no < > or quote
+    st.html(
+        "<script>"
+        f"window.history.pushState({{}}, '', new URL({target}, window.location.href));"
+        "window.dispatchEvent(new PopStateEvent('popstate'));"
+        "</script>",
+        unsafe_allow_javascript=True,
+    )
+
+
 def carry_view_to(page: str) -> None:
     """On arriving at another page, give the batch and filters the values they had before.
 
@@ -340,6 +369,24 @@ def reset_page() -> None:
     for key in PAGE_KEYS:
         if key in st.query_params:
             del st.query_params[key]
+
+
+@contextmanager
+def _shared_by_every_page() -> Iterator[None]:
+    """Widgets made here are the app's, not the page's: their URL parameter survives Back.
+
+    Streamlit ties a bound widget to the page that made it, and on a move to another page
+    (Back and Forward included) drops the URL parameters of the other pages' widgets before
+    the new page reads them. Several pages bind `batch` and the filters, so Back from the
+    Domain page would reset the batch. Widgets of the main script are never dropped; this
+    makes the widget as if app.py had (Streamlit 1.67 internals, covered by a browser test).
+    """
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        yield
+        return
+    with ctx.run_with_active_hash(ctx.pages_manager.main_script_hash):
+        yield
 
 
 def _bound() -> dict[str, object]:

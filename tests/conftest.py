@@ -13,12 +13,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
 
 from gleif_data.config import PROJECT_DIR, normalise_url
 from gleif_data.db import make_engine
 from gleif_data.migrate import upgrade
 
 TABLES = ("gleif_candidates", "domains", "lei_records", "qa_decisions", "batch_summaries")
+# How long a fixture waits for the server, a lock or a statement before it fails, in seconds.
+CONNECT_TIMEOUT = 10
+LOCK_TIMEOUT = 30
+STATEMENT_TIMEOUT = 120
 
 
 def _postgres_url() -> URL:
@@ -33,18 +38,40 @@ def _postgres_url() -> URL:
 
 def create_database(url: URL, *, fresh: bool = False) -> None:
     """Create the database of `url` on its server (dropping it first when `fresh`)."""
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        url.set(database="postgres"),
+        isolation_level="AUTOCOMMIT",
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT,
+            # DROP ... WITH (FORCE) and CREATE wait for other sessions (a client of the
+            # template database, a test run still connected): fail instead of waiting forever.
+            "options": f"-c lock_timeout={LOCK_TIMEOUT}s -c statement_timeout={STATEMENT_TIMEOUT}s",
+        },
+    )
+    name = url.database
+    quoted = admin.dialect.identifier_preparer.quote(name)
+    step = f"connecting to {url.host}:{url.port or 5432}"
     try:
         with admin.connect() as connection:
-            name = url.database
             exists = connection.execute(
                 text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
             ).first()
-            quoted = admin.dialect.identifier_preparer.quote(name)
             if exists and fresh:
-                connection.execute(text(f"DROP DATABASE {quoted} WITH (FORCE)"))
+                step = f"DROP DATABASE {quoted} WITH (FORCE)"
+                connection.execute(text(step))
             if not exists or fresh:
-                connection.execute(text(f"CREATE DATABASE {quoted}"))
+                step = f"CREATE DATABASE {quoted}"
+                connection.execute(text(step))
+    except OperationalError as exc:
+        hint = (
+            "is PostgreSQL running there?"
+            if step.startswith("connecting")
+            else f"another session holds it, e.g. a client of template1 or a run using {name!r}"
+        )
+        raise RuntimeError(
+            f"test database setup gave up on {step} (connect {CONNECT_TIMEOUT} s, lock "
+            f"{LOCK_TIMEOUT} s, statement {STATEMENT_TIMEOUT} s): {hint}: {str(exc.orig).strip()}"
+        ) from exc
     finally:
         admin.dispose()
 
@@ -95,8 +122,19 @@ def database_env(engine: Engine) -> dict[str, str]:
 
 
 def _empty(engine: Engine) -> None:
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    """Truncate every table; fail with the tables named if a lock keeps them busy."""
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}s'"))
+            connection.execute(text(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}s'"))
+            connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    except OperationalError as exc:
+        raise RuntimeError(
+            f"emptying the test tables {', '.join(TABLES)} of {engine.url.database!r} waited "
+            f"more than {LOCK_TIMEOUT} s for a lock: a session of an earlier test (a thread, "
+            "a server or a subprocess still running, or an open transaction) still holds one; "
+            f"see pg_stat_activity. {str(exc.orig).strip()}"
+        ) from exc
 
 
 @pytest.fixture(scope="session")

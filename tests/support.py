@@ -142,7 +142,7 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.wait()
+        process.wait(timeout=60)
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

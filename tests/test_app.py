@@ -227,3 +227,28 @@ def test_the_bulk_accept_asks_first_and_then_decides_each_domain(engine, monkeyp
     decided = [domain_history(engine, "clean", f"clean{i}.com") for i in range(6)]
     assert [len(h) for h in decided] == [0, 1, 1, 1, 1, 1]
     assert {h[0].decided_by for h in decided[1:]} == {"Bo"}
+    assert at.success[0].value.startswith("Bulk accept 1 accepted 5 domains")
+    listed = at.dataframe[-1].value
+    assert listed["domain"].tolist() == [f"clean{i}.com" for i in range(1, 6)]
+    assert listed["lei"].tolist() == [r["LEI"] for r in issued[1:6]]
+
+    at.button(key="undo_last_bulk").click().run()
+    assert not at.exception
+    assert any("5 acceptances withdrawn" in s.value for s in at.success)
+    decided = [domain_history(engine, "clean", f"clean{i}.com") for i in range(6)]
+    assert [[h.action.value for h in d] for d in decided[1:]] == [["accept", "withdraw"]] * 5
+    caption = next(c.value for c in at.caption if "among these filters" in c.value)
+    assert caption.startswith("5 domains"), "undecided again"
+
+    assert at.button(key="undo_last_bulk").disabled, "nothing of it stands any more"
+    at.number_input(key="bulk_min_name_score").set_value(100).run()
+    caption = next(c.value for c in at.caption if "among these filters" in c.value)
+    assert "a name score of at least 100" in caption
+
+    # A second one: the first now shows among the earlier ones, with its own undo.
+    at.number_input(key="bulk_min_name_score").set_value(None).run()
+    at.button(key="bulk").click().run()
+    next(b for b in at.button if b.label == "Accept them").click().run()
+    assert at.success[0].value.startswith("Bulk accept 2 accepted 5 domains")
+    assert any(m.value.startswith("Bulk accept 1 by Bo on ") for m in at.markdown)
+    assert at.button(key="undo_bulk_1").disabled

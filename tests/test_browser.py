@@ -113,6 +113,7 @@ def test_the_downloaded_export_equals_the_cli_export(page, server, seeded_url, t
         env={**os.environ, "DATABASE_URL": seeded_url, "PYTHONPATH": str(PROJECT_DIR)},
         capture_output=True,
         check=True,
+        timeout=300,
     )  # fmt: skip
     assert downloaded.read_bytes() == cli.stdout
     assert cli.stdout.count(b"\n") > 2
@@ -135,6 +136,7 @@ def test_the_running_server_streams_the_cli_export_over_http(server, seeded_url)
         env={**os.environ, "DATABASE_URL": seeded_url, "PYTHONPATH": str(PROJECT_DIR)},
         capture_output=True,
         check=True,
+        timeout=300,
     )  # fmt: skip
     assert body == cli.stdout
     assert disposition.startswith('attachment; filename="gleif-export_demo-large_')

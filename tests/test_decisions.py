@@ -110,7 +110,7 @@ def test_two_analysts_deciding_at_once_lose_nothing(batch):
 
     def analyst(engine, who, lei):
         try:
-            barrier.wait()
+            barrier.wait(timeout=60)
             for _ in range(15):
                 decide(engine, "two.co.uk", Action.ACCEPT, lei, who=who)
         except Exception as exc:  # reported below
@@ -123,7 +123,8 @@ def test_two_analysts_deciding_at_once_lose_nothing(batch):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=120)
+        assert not thread.is_alive(), "an analyst's decisions still running after 120 s"
     other.dispose()
     assert errors == []
     history = domain_history(batch, "b1", "two.co.uk")

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from gleif_data.explore import Cursor, SortOrder, count_domains, explore_page
+from gleif_data.explore import Cursor, SortOrder, count_before, count_domains, explore_page
 from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
 from tests.support import write_csv
@@ -59,6 +59,49 @@ def test_previous_pages_are_the_pages_walked_forward(batch, sort):
             batch, "b1", DomainFilter(), sort=sort, before=later.previous_before, size=5
         )
         assert back.rows == earlier.rows
+
+
+@pytest.mark.parametrize("sort", list(SortOrder))
+def test_the_last_page_holds_the_final_rows_and_pages_back_to_the_first(batch, sort):
+    forward = [row for page in walk(batch, sort) for row in page.rows]
+    last = explore_page(batch, "b1", DomainFilter(), sort=sort, last=True, size=5)
+    assert last.rows == forward[-5:]
+    assert last.next_after is None
+    backward, page = [], last
+    while True:
+        backward[:0] = page.rows
+        if page.previous_before is None:
+            break
+        page = explore_page(
+            batch, "b1", DomainFilter(), sort=sort, before=page.previous_before, size=5
+        )
+    assert backward == forward
+
+
+@pytest.mark.parametrize("sort", list(SortOrder))
+@pytest.mark.parametrize(
+    "filters",
+    [DomainFilter(), DomainFilter(min_candidates=1), DomainFilter(flags=frozenset({"ambiguous"}))],
+)
+def test_count_before_is_the_row_offset_of_each_page(batch, sort, filters):
+    offset = 0
+    for page in walk(batch, sort, filters):
+        assert page.first is not None
+        assert count_before(batch, "b1", filters, sort=sort, position=page.first) == offset
+        offset += len(page.rows)
+    last = explore_page(batch, "b1", filters, sort=sort, last=True, size=5)
+    assert last.first is not None
+    position = count_before(batch, "b1", filters, sort=sort, position=last.first)
+    assert position == count_domains(batch, "b1", filters) - 5
+
+
+def test_rows_list_their_candidates_in_the_matching_order(batch):
+    rows = [row for page in walk(batch, SortOrder.FILE) for row in page.rows]
+    two = next(row for row in rows if row.candidate_count == 2)
+    assert two.candidates == (
+        (ACME, two.legal_names.split("; ")[0]),
+        (ZETA, two.legal_names.split("; ")[1]),
+    )
 
 
 def test_filters_apply_while_paging(batch):

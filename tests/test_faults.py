@@ -291,7 +291,7 @@ def test_a_slow_dashboard_query_ends_with_a_friendly_message(running, small_url,
     try:
         at.text_input(key="name_contains").input("acme 7").run(timeout=30)
     finally:
-        release.join()
+        release.join(timeout=30)
         holder.close()
         engine.dispose()
     assert not at.exception

@@ -8,10 +8,16 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from gleif_data.config import ConfigError
 from gleif_data.export import ExportFormat, ExportLayout, ExportOptions, export_bytes
 from gleif_data.export_links import LinkSigner, SigningUnavailable
 from gleif_data.filters import DomainFilter
-from gleif_data.http_export import export_options_from_params, export_params, export_routes
+from gleif_data.http_export import (
+    export_options_from_params,
+    export_params,
+    export_routes,
+    max_exports_setting,
+)
 from gleif_data.import_batch import import_batch
 from tests.support import write_csv
 
@@ -192,3 +198,22 @@ def test_unknown_flags_and_states_are_400(batch, params, named):
 def test_the_route_filters_by_flag(batch):
     response = client(batch).get("/api/export/b 1%2F\u00fc", params={"flags": "no_candidate"})
     assert response.text.splitlines()[1:] == ["bare.org,0,,"]
+
+
+@pytest.mark.parametrize(("environ", "expected"), [({}, 10), ({"GLEIF_MAX_EXPORTS": " 3 "}, 3)])
+def test_the_bound_on_exports_at_once_comes_from_the_environment(environ, expected):
+    assert max_exports_setting(environ) == expected
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "many", "2.5"])
+def test_a_bad_bound_on_exports_is_refused_naming_the_variable(raw):
+    with pytest.raises(ConfigError, match="GLEIF_MAX_EXPORTS must be a whole number"):
+        max_exports_setting({"GLEIF_MAX_EXPORTS": raw})
+
+
+def test_a_head_request_answers_the_download_headers_without_a_body(batch):
+    response = client(batch).head("/api/export/b 1%2F\u00fc", params={"format": "parquet"})
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-type"] == "application/vnd.apache.parquet"
+    assert response.headers["content-disposition"].startswith("attachment; ")

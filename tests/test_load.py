@@ -217,6 +217,7 @@ def test_ten_downloads_during_an_import_are_complete_identical_and_all_answered(
         env=_cli_env(load_url),
         capture_output=True,
         check=True,
+        timeout=600,
     ).stdout  # fmt: skip
     assert expected.count(b"\n") == DOMAINS + 1
     engine = make_engine(load_url)
@@ -241,7 +242,7 @@ def test_ten_downloads_during_an_import_are_complete_identical_and_all_answered(
     finally:
         if importing.poll() is None:
             importing.kill()
-            importing.wait()
+            importing.wait(timeout=60)
         with engine.connect() as connection:
             counts = dict(
                 connection.execute(text("SELECT batch_id, count(*) FROM domains GROUP BY 1")).all()

@@ -62,11 +62,11 @@ class ThrowawayPostgres:
             "-c fsync=off -c full_page_writes=off"
         )
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"),
-                  "-w", "start")  # fmt: skip
+                  "-w", "-t", "60", "start")  # fmt: skip
 
     def stop(self) -> None:
         """Stop the server immediately: every session is cut off, nothing is shut down cleanly."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "60", "stop")
 
     def remove(self) -> None:
         """Stop the server if it runs and delete its folder."""
@@ -82,13 +82,17 @@ class ThrowawayPostgres:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _run(self, program: str, *args: str) -> None:
-        subprocess.run(
-            [*self._as_owner, str(POSTGRES_BIN / program), *args],
-            capture_output=True,
-            check=True,
-            cwd=self.folder,
-            timeout=120,
-        )
+        """Run a server program (CalledProcessError when it fails); fail naming it after 120 s."""
+        try:
+            subprocess.run(
+                [*self._as_owner, str(POSTGRES_BIN / program), *args],
+                capture_output=True,
+                check=True,
+                cwd=self.folder,
+                timeout=120,
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"throwaway PostgreSQL: {program} did not finish in 120 s") from None
 
 
 def _free_port() -> int:
