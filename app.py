@@ -32,6 +32,7 @@ if __name__ == "__main__":  # Streamlit runs this file as the page script of eve
     pages = [
         st.Page("pages/overview.py", title="Overview", icon=":material/insights:", default=True),
         st.Page("pages/explore.py", title="Explore", icon=":material/table_view:"),
+        st.Page("pages/review.py", title="Review", icon=":material/fact_check:", url_path="review"),
         st.Page("pages/domain.py", title="Domain", icon=":material/language:"),
         st.Page("pages/export.py", title="Export", icon=":material/download:"),
     ]
