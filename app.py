@@ -4,13 +4,14 @@ import functools
 
 import streamlit as st
 from sqlalchemy import Engine
+from streamlit.errors import FragmentHandledException
 from streamlit.runtime.pages_manager import PagesManager
 
 from gleif_data.config import export_link_secret, login_configured
 from gleif_data.db import make_engine
 from gleif_data.export_links import LinkSigner
 from gleif_data.http_export import export_routes
-from pages.ui import carry_view_to, require_sign_in
+from pages.ui import carry_view_to, on_script_error, require_sign_in, show_unexpected_error
 
 
 @functools.cache
@@ -30,7 +31,11 @@ def _route_signer() -> LinkSigner | None:
 
 
 # `streamlit run app.py` finds this ASGI app and serves the route beside the pages.
-app = st.App(__file__, routes=export_routes(_route_engine, _route_signer))
+app = st.App(
+    __file__,
+    routes=export_routes(_route_engine, _route_signer),
+    on_script_error=on_script_error,
+)
 
 # pages/ holds st.navigation pages, not Streamlit's older folder-based pages. Streamlit only
 # learns that when app.py first calls st.navigation, so until then a fresh server would open
@@ -49,4 +54,9 @@ if __name__ == "__main__":  # Streamlit runs this file as the page script of eve
     current = st.navigation(pages)
     require_sign_in()
     carry_view_to(current.url_path)
-    current.run()
+    try:
+        current.run()
+    except FragmentHandledException:
+        raise  # a fragment's error, shown already
+    except Exception as exc:  # st.stop, st.rerun and st.switch_page raise BaseExceptions
+        show_unexpected_error(exc, f"the {current.title} page")
