@@ -16,6 +16,7 @@ from pages.ui import analyst, analyst_input, choose_batch, database_or_stop, gua
 
 GLEIF_RECORD_URL = "https://search.gleif.org/#/record/"
 SUGGESTIONS = 10
+NBSP = "\u00a0"
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,10 @@ def domain_state(history: Sequence[Decision], candidate_leis: Sequence[str]) -> 
 
 engine = database_or_stop()
 st.title("Domain")
-summary = choose_batch()
-typed = st.text_input(
+batch_column, search_column = st.columns([1, 2])
+with batch_column:
+    summary = choose_batch()
+typed = search_column.text_input(
     "Domain",
     key="domain",
     bind="query-params",
@@ -195,10 +198,13 @@ with st.container(border=True):
     st.markdown(
         f"{STATUS_ICONS.get(state.status, ':material/pending:')} **QA:** {describe_state()}"
     )
-    analyst_input()
-    who = analyst()
-    st.text_input("Note (optional), recorded with the next decision", key="decision_note")
-    with st.container(horizontal=True, gap="small"):
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        with st.container(width=300):
+            analyst_input()
+        who = analyst()
+        st.text_input(
+            "Note (optional)", key="decision_note", help="Recorded with the next decision."
+        )
         st.button(
             "No match",
             icon=":material/block:",
@@ -226,7 +232,8 @@ def date(value: object) -> str:
 
 
 def fact(label: str, value: str | None) -> str:
-    return f"{label} **{markdown_text(value) if value else '—'}**"
+    """'Label **value**' that wraps between facts, never inside one."""
+    return f"{label} **{markdown_text(value) if value else '—'}**".replace(" ", NBSP)
 
 
 CANDIDATE_BADGES = {
@@ -239,9 +246,8 @@ CANDIDATE_BADGES = {
 def candidate_card(number: int, candidate: CandidateDetail) -> None:
     """One candidate: its name, LEI, GLEIF facts, flags with reasons, its state and buttons."""
     own = state.candidates.get(candidate.lei_code, "")
-    with st.container(border=True):
-        left, right = st.columns([5, 1], vertical_alignment="top")
-        with left:
+    with st.container(border=True, horizontal=True):
+        with st.container():
             row = ""
             if detail.stored_times > 1:
                 row = f" · row {detail.domain_ids.index(candidate.domain_id) + 1}"
@@ -258,12 +264,12 @@ def candidate_card(number: int, candidate: CandidateDetail) -> None:
                 candidate.legal_name
             ):
                 gleif_name = f" · GLEIF name: {markdown_text(candidate.reference_legal_name)}"
-            st.markdown(
+            lines = [
                 f"LEI {link}{digits} · name score **{candidate.name_score}** · "
                 f"match score {score}{method}{gleif_name}"
-            )
+            ]
             if candidate.in_reference_data:
-                st.markdown(
+                lines.append(
                     " · ".join(
                         [
                             fact("Registration", candidate.registration_status),
@@ -271,19 +277,17 @@ def candidate_card(number: int, candidate: CandidateDetail) -> None:
                             fact("Legal address", candidate.legal_address_country),
                             fact("Headquarters", candidate.headquarters_country),
                             fact("Jurisdiction", candidate.legal_jurisdiction),
-                            f"Last update {date(candidate.last_update)}",
-                            f"Next renewal {date(candidate.next_renewal)}",
+                            fact("Last update", date(candidate.last_update)),
+                            fact("Next renewal", date(candidate.next_renewal)),
                         ]
                     )
                 )
-            if candidate.flags:
-                st.markdown(
-                    "  \n".join(
-                        f":orange-badge[{flag}] {markdown_text(Flag(flag).description)}"
-                        for flag in candidate.flags
-                    )
-                )
-        with right:
+            lines.extend(
+                f":orange-badge[{flag}] {markdown_text(Flag(flag).description)}"
+                for flag in candidate.flags
+            )
+            st.markdown("  \n".join(lines))
+        with st.container(width="content"):
             st.button(
                 "Accept",
                 key=f"accept_{candidate.candidate_id}",

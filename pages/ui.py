@@ -358,8 +358,8 @@ def analyst_input() -> None:
             max_chars=ANALYST_MAX_CHARS,
             persist_state="session",
             on_change=_analyst_typed,
+            help="Remembered in this browser; with sign-in configured, your account is used.",
         )
-        st.caption("Remembered in this browser; with sign-in configured, your account is used.")
     if (pending := st.session_state.pop(_PENDING_COOKIE, None)) is not None:
         _write_analyst_cookie(pending)
 
