@@ -185,6 +185,7 @@ def describe_state() -> str:
             words += f" ({rejected} of {len(state.candidates)} candidates rejected)"
     if state.latest is not None:
         when = state.latest.decided_at.strftime("%Y-%m-%d %H:%M UTC")
+        when = when.replace(" ", NBSP).replace("-", "\u2011")  # wraps before it, not inside
         words += f", last decision by {markdown_text(state.latest.decided_by)} on {when}"
     return words
 

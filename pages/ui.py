@@ -64,7 +64,7 @@ _VIEW, _PAGE = "_view", "_page"
 ANALYST_COOKIE = "gleif_analyst"
 ANALYST_COOKIE_DAYS = 400  # the longest lifetime browsers grant a cookie
 ANALYST_MAX_CHARS = 100
-_EDITING_NAME, _PENDING_COOKIE = "_analyst_editing", "_analyst_cookie"
+_EDITING_NAME, _TO_REMEMBER = "_analyst_editing", "_analyst_to_remember"
 _MARKDOWN_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")
 _log = logging.getLogger(__name__)
 
@@ -354,19 +354,22 @@ def analyst_input() -> None:
         st.text_input(
             "Your name, recorded with your decisions",
             key="analyst",
-            placeholder="e.g. Ana Silva",
+            # No help tooltip: its button would share the label (and its accessible name).
+            placeholder="e.g. Ana Silva (remembered in this browser)",
             max_chars=ANALYST_MAX_CHARS,
             persist_state="session",
             on_change=_analyst_typed,
-            help="Remembered in this browser; with sign-in configured, your account is used.",
         )
-    if (pending := st.session_state.pop(_PENDING_COOKIE, None)) is not None:
-        _write_analyst_cookie(pending)
+    # On every run until a new connection brings the cookie back: a run that a quick rerun
+    # replaces never reaches the browser, and its script with it.
+    wanted = st.session_state.get(_TO_REMEMBER)
+    if wanted is not None and wanted != _remembered_analyst():
+        _write_analyst_cookie(wanted)
 
 
 def _analyst_typed() -> None:
     st.session_state[_EDITING_NAME] = False
-    st.session_state[_PENDING_COOKIE] = str(st.session_state.get("analyst") or "").strip()
+    st.session_state[_TO_REMEMBER] = str(st.session_state.get("analyst") or "").strip()
 
 
 def _remembered_analyst() -> str:
@@ -379,11 +382,13 @@ def _remembered_analyst() -> str:
 def _write_analyst_cookie(name: str) -> None:
     """Set (or, for an empty name, delete) the cookie from the page: Streamlit cannot."""
     # Percent-encoded, the value holds only letters, digits and %-._~: safe in JS and HTML.
+    # Lax, not Strict: Chromium leaves Strict cookies out of the WebSocket handshake, which
+    # is where st.context.cookies comes from.
     value = quote(name, safe="")
     lifetime = ANALYST_COOKIE_DAYS * 86_400 if name else 0
-    st.html(
+    st.sidebar.html(  # the sidebar: no gap in the page's layout
         f"<script>document.cookie = '{ANALYST_COOKIE}={value}; path=/; "
-        f"max-age={lifetime}; SameSite=Strict';</script>",
+        f"max-age={lifetime}; SameSite=Lax';</script>",
         unsafe_allow_javascript=True,
     )
 

@@ -189,3 +189,14 @@ def test_an_unexpected_error_names_its_type_and_no_message(monkeypatch):
     [panel] = shown
     assert panel.startswith("**The Domain page failed**: an unexpected error (KeyError)")
     assert "secret-value" not in panel
+
+
+def test_an_error_in_a_button_callback_gets_the_same_panel(monkeypatch):
+    import streamlit as st
+
+    from pages import ui
+
+    shown = []
+    monkeypatch.setattr(st, "error", lambda body, **_: shown.append(body))
+    assert ui.on_script_error(ValueError("x")) is True, "Streamlit's own panel is suppressed"
+    assert shown[0].startswith("**The last action failed**: an unexpected error (ValueError)")
