@@ -16,10 +16,11 @@ from gleif_data.errors import GleifDataError
 from gleif_data.explore import count_domains
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import candidate_conditions, domain_flag_list, flag_list
-from gleif_data.models import Domain, GleifCandidate, LeiRecord, QaDecision
+from gleif_data.models import Domain, GleifCandidate, LeiRecord
 from gleif_data.qa_state import (
-    accepted_expression,
-    candidate_decision_expression,
+    accepted_lei_expression,
+    accepted_name_expression,
+    candidate_state_expression,
     status_expression,
 )
 from gleif_data.queries import require_batch
@@ -114,12 +115,8 @@ def export_query(
         if options.with_qa:
             qa_columns = [
                 status_expression(d).label("qa_status"),
-                func.coalesce(accepted_expression(d, QaDecision.lei_code), "").label(
-                    "accepted_lei"
-                ),
-                text(func.coalesce(accepted_expression(d, QaDecision.legal_name), "")).label(
-                    "accepted_legal_name"
-                ),
+                text(func.coalesce(accepted_lei_expression(d), "")).label("accepted_lei"),
+                text(func.coalesce(accepted_name_expression(d), "")).label("accepted_legal_name"),
                 domain_flag_list(d).label("flags"),
             ]
         query = (
@@ -152,9 +149,7 @@ def export_query(
                 "flags"
             ),
             c.c.name_score,
-            case((no_candidate, ""), else_=candidate_decision_expression(chosen, c)).label(
-                "decision"
-            ),
+            case((no_candidate, ""), else_=candidate_state_expression(chosen, c)).label("decision"),
         ]
     # A domain without candidates still gets a row, so the file re-imports losslessly.
     query = (

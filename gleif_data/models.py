@@ -63,7 +63,7 @@ class LeiRecord(Base):
 
 
 class QaDecision(Base):
-    """An analyst's decision on a domain, append-only: the latest one is the domain's state.
+    """An analyst's decision on a domain or one of its candidates, append-only (see qa_state).
 
     Decisions name the batch and the domain (not their ids) and the LEI, so they survive a
     re-import of the batch and move between databases.
@@ -83,7 +83,10 @@ class QaDecision(Base):
     # The entries of one bulk accept share its id, so that it can be undone as a whole.
     bulk_id: Mapped[int | None] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_qa_decisions_batch_domain_id", "batch_id", "domain", "id"),)
+    __table_args__ = (
+        Index("ix_qa_decisions_batch_domain_id", "batch_id", "domain", "id"),
+        Index("ix_qa_decisions_batch_bulk_id", "batch_id", "bulk_id"),
+    )
 
 
 class DataGeneration(Base):

@@ -14,7 +14,7 @@ from gleif_data.db import summary_connection
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import Flag, flag_counts
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
-from gleif_data.qa_state import QaStatus, latest_actions, status_of
+from gleif_data.qa_state import QaStatus, status_counts
 
 NOT_IN_REFERENCE = "not in reference data"
 # Buckets of the candidates-per-domain chart, by their lower bound.
@@ -260,17 +260,8 @@ def qa_overview(engine: Engine, batch: str) -> QaOverview:
 
 
 def qa_status_query(batch: str) -> Select[Any]:
-    """Domains of the batch with decisions, by the QA state their latest decision gives.
+    """Domains of the batch with decisions, by QA state (see qa_state.status_counts).
 
-    The batch's decisions are read once and joined to its domains; domains without any
-    decision are not among the rows (they are undecided).
+    Domains without any decision are not among the rows (they are undecided).
     """
-    d = Domain.__table__.alias("d")
-    latest = latest_actions(batch)
-    status = status_of(latest.c.action)
-    return (
-        select(status, func.count())
-        .select_from(d.join(latest, latest.c.domain == d.c.domain))
-        .where(d.c.batch_id == batch)
-        .group_by(status)
-    )
+    return status_counts(batch)

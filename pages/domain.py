@@ -1,77 +1,19 @@
 """Domain: find a domain, see its candidates with their GLEIF facts, decide on each one."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import pandas as pd
 import streamlit as st
 from sqlalchemy.exc import DBAPIError
 
-from gleif_data.decisions import Decision, domain_history, record_decision
+from gleif_data.decisions import domain_history, domain_state, record_decision
 from gleif_data.domain_detail import CandidateDetail, DomainDetail, find_domain, suggest_domains
 from gleif_data.errors import GleifDataError
 from gleif_data.flags import Flag
-from gleif_data.qa_state import Action, QaStatus
+from gleif_data.qa_state import Action, CandidateState, QaStatus
 from pages.ui import analyst, analyst_input, choose_batch, database_or_stop, guarded, markdown_text
 
 GLEIF_RECORD_URL = "https://search.gleif.org/#/record/"
 SUGGESTIONS = 10
 NBSP = "\u00a0"
-
-
-@dataclass(frozen=True)
-class DomainState:
-    """The agreed decision model's state of a domain (until gleif_data.decisions has it)."""
-
-    status: QaStatus
-    accepted_lei: str | None
-    accepted_legal_name: str | None
-    candidates: dict[str, str]
-    latest: Decision | None
-
-
-def domain_state(history: Sequence[Decision], candidate_leis: Sequence[str]) -> DomainState:
-    """Replay a domain's log in id order under the candidate-level rule."""
-    accepted: Decision | None = None
-    rejected: set[str] = set()
-    no_match = False
-    latest = None
-    for entry in history:
-        latest = entry
-        if entry.action is Action.RESET:
-            accepted, rejected, no_match, latest = None, set(), False, None
-        elif entry.action is Action.ACCEPT:
-            accepted, no_match = entry, False
-            rejected.discard(entry.lei_code or "")
-        elif entry.action is Action.REJECT:
-            rejected.add(entry.lei_code or "")
-            if accepted is not None and accepted.lei_code == entry.lei_code:
-                accepted = None
-        elif entry.action is Action.NO_MATCH:
-            accepted, no_match = None, True
-    states = {
-        lei: "accepted"
-        if accepted is not None and lei == accepted.lei_code
-        else ("rejected" if lei in rejected else "")
-        for lei in candidate_leis
-    }
-    if accepted is not None:
-        status = QaStatus.ACCEPTED
-    elif no_match:
-        status = QaStatus.NO_MATCH
-    elif states and all(state == "rejected" for state in states.values()):
-        status = QaStatus.REJECTED
-    elif any(state == "rejected" for state in states.values()):
-        status = getattr(QaStatus, "IN_REVIEW", QaStatus.UNDECIDED)  # the new model's state
-    else:
-        status = QaStatus.UNDECIDED
-    return DomainState(
-        status,
-        accepted.lei_code if accepted else None,
-        accepted.legal_name if accepted else None,
-        states,
-        latest,
-    )
 
 
 engine = database_or_stop()
@@ -179,10 +121,9 @@ def describe_state() -> str:
     if state.accepted_lei:
         name = markdown_text(state.accepted_legal_name or "")
         words += f": **{name}** ({state.accepted_lei})"
-    elif state.status is QaStatus.REJECTED or state.candidates:
-        rejected = sum(1 for s in state.candidates.values() if s == "rejected")
-        if rejected and state.status is not QaStatus.NO_MATCH:
-            words += f" ({rejected} of {len(state.candidates)} candidates rejected)"
+    elif state.status in (QaStatus.IN_REVIEW, QaStatus.REJECTED):
+        rejected = sum(1 for s in state.candidates.values() if s is CandidateState.REJECTED)
+        words += f" ({rejected} of {len(state.candidates)} candidates rejected)"
     if state.latest is not None:
         when = state.latest.decided_at.strftime("%Y-%m-%d %H:%M UTC")
         when = when.replace(" ", NBSP).replace("-", "\u2011")  # wraps before it, not inside
@@ -238,15 +179,15 @@ def fact(label: str, value: str | None) -> str:
 
 
 CANDIDATE_BADGES = {
-    "accepted": ":green-badge[:material/check_circle: Accepted]",
-    "rejected": ":red-badge[:material/cancel: Rejected]",
-    "": ":gray-badge[Undecided]",
+    CandidateState.ACCEPTED: ":green-badge[:material/check_circle: Accepted]",
+    CandidateState.REJECTED: ":red-badge[:material/cancel: Rejected]",
+    CandidateState.UNDECIDED: ":gray-badge[Undecided]",
 }
 
 
 def candidate_card(number: int, candidate: CandidateDetail) -> None:
     """One candidate: its name, LEI, GLEIF facts, flags with reasons, its state and buttons."""
-    own = state.candidates.get(candidate.lei_code, "")
+    own = state.candidates.get(candidate.lei_code, CandidateState.UNDECIDED)
     with st.container(border=True, horizontal=True):
         with st.container():
             row = ""
@@ -294,7 +235,7 @@ def candidate_card(number: int, candidate: CandidateDetail) -> None:
                 key=f"accept_{candidate.candidate_id}",
                 icon=":material/check_circle:",
                 type="primary",
-                disabled=not who or own == "accepted",
+                disabled=not who or own is CandidateState.ACCEPTED,
                 on_click=decide,
                 args=(Action.ACCEPT, candidate.lei_code),
                 width="stretch",
@@ -303,7 +244,7 @@ def candidate_card(number: int, candidate: CandidateDetail) -> None:
                 "Reject",
                 key=f"reject_{candidate.candidate_id}",
                 icon=":material/cancel:",
-                disabled=not who or own == "rejected",
+                disabled=not who or own is CandidateState.REJECTED,
                 on_click=decide,
                 args=(Action.REJECT, candidate.lei_code),
                 width="stretch",

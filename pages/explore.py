@@ -199,4 +199,4 @@ if st.toggle("Bulk QA", key="bulk_qa", help="Accept many clean single matches at
     if st.session_state.get("bulk_confirm"):
         confirm_bulk_accept(clean)
     if done := st.session_state.pop("bulk_done", None):
-        st.success(f"Accepted {done:,} domains.", icon=":material/check:")
+        st.success(f"Accepted {len(done.accepted):,} domains.", icon=":material/check:")

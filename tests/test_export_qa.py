@@ -110,3 +110,29 @@ def test_the_cli_and_the_route_add_the_same_qa_columns(decided, tmp_path):
     assert cli.stdout == expected
     client = TestClient(Starlette(routes=export_routes(lambda: decided, lambda: None)))
     assert client.get("/api/export/b1", params={"qa": "true"}).content == expected
+
+
+def test_a_match_to_another_lei_is_the_accepted_one_and_rejecting_others_keeps_it(decided):
+    record_decision(
+        decided,
+        batch="b1",
+        domain="nothing.org",
+        action=Action.ACCEPT,
+        decided_by="bo",
+        lei_code=GERMAN,
+    )
+    record_decision(
+        decided,
+        batch="b1",
+        domain="matthey.co.uk",
+        action=Action.REJECT,
+        decided_by="bo",
+        lei_code=BAD_CHECK,
+    )
+    text = export_bytes(decided, "b1", ExportOptions(with_qa=True)).decode()
+    assert text.splitlines()[2:] == [
+        f"matthey.co.uk,2,{BRITISH}; {BAD_CHECK},JOHNSON MATTHEY PLC; =BANCO SAENZ S A,"
+        f"accepted,{BRITISH},JOHNSON MATTHEY PLC,"
+        "invalid_lei; not_issued; inactive_entity; country_mismatch; ambiguous",
+        f"nothing.org,0,,,accepted,{GERMAN},Access Microfinance Holding AG,no_candidate",
+    ]

@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import insert, select
 
+from gleif_data.decisions import Decision, domain_state
 from gleif_data.explore import count_domains
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import GENERIC_COUNTRY_TLDS, TLD_COUNTRIES, Flag
 from gleif_data.lei import has_valid_check_digits
 from gleif_data.models import Domain, GleifCandidate, LeiRecord, QaDecision
 from gleif_data.overview import BUCKETS, NOT_IN_REFERENCE, batch_overview, qa_overview
-from gleif_data.qa_state import STATUS_OF, Action, QaStatus
+from gleif_data.qa_state import Action, QaStatus
 from gleif_data.queries import list_batch_sizes, list_batches
 
 _AS_DIGITS = str.maketrans({c: str(int(c, 36)) for c in string.ascii_uppercase})
@@ -96,17 +97,23 @@ BATCHES = {
     ],
     "empty-handed": [("nobody.org", []), ("nobody-else.org", [])],
 }
-# batch, domain, action, in this order; the last one per domain is in force.
+# batch, domain, action, LEI, in this order: replayed by the rule of decisions.domain_state.
 DECISIONS = [
-    ("qa", "acme.de", Action.ACCEPT),
-    ("qa", "acme.de", Action.REJECT),
-    ("qa", "bad.com", Action.NO_MATCH),
-    ("qa", "two.com", Action.ACCEPT),
-    ("qa", "lapsed.co.uk", Action.ACCEPT),
-    ("qa", "lapsed.co.uk", Action.RESET),
-    ("qa", "gone.com", Action.ACCEPT),  # the domain left the batch in a re-import
-    ("other", "inactive.io", Action.ACCEPT),  # another batch's domain of the same name
-    ("other", "acme.de", Action.NO_MATCH),
+    ("qa", "acme.de", Action.ACCEPT, GERMAN),
+    ("qa", "acme.de", Action.REJECT, GERMAN),
+    ("qa", "acme.de", Action.REJECT, FRENCH),  # the second acme.de's only candidate
+    ("qa", "bad.com", Action.NO_MATCH, None),
+    ("qa", "two.com", Action.ACCEPT, SHARED_WITH_OTHER_BATCH),
+    ("qa", "lapsed.co.uk", Action.ACCEPT, LAPSED_GB),
+    ("qa", "lapsed.co.uk", Action.RESET, None),
+    ("qa", "three.bank", Action.REJECT, FRENCH),  # one of three: in review
+    ("qa", "four.co", Action.ACCEPT, GERMAN),
+    ("qa", "four.co", Action.REJECT, FRENCH),  # another candidate: still accepted
+    ("qa", "null-code.net", Action.ACCEPT, None),  # a legacy bulk accept of a NULL code
+    ("qa", "kallisto.lu", Action.REJECT, None),  # names no candidate: changes nothing
+    ("qa", "gone.com", Action.ACCEPT, GERMAN),  # the domain left the batch in a re-import
+    ("other", "inactive.io", Action.ACCEPT, INACTIVE),  # another batch's domain of that name
+    ("other", "acme.de", Action.NO_MATCH, None),
 ]
 
 
@@ -130,8 +137,15 @@ def load_dataset(engine):
     record_rows = [dict(zip(RECORD_COLUMNS, record, strict=True)) for record in RECORDS]
     now = datetime(2026, 1, 26, tzinfo=UTC)
     decision_rows = [
-        {"batch_id": b, "domain": d, "action": a.value, "decided_by": "ana", "decided_at": now}
-        for b, d, a in DECISIONS
+        {
+            "batch_id": b,
+            "domain": d,
+            "action": a.value,
+            "lei_code": code,
+            "decided_by": "ana",
+            "decided_at": now,
+        }
+        for b, d, a, code in DECISIONS
     ]
     with engine.begin() as connection:
         connection.execute(insert(Domain), domain_rows)
@@ -148,7 +162,7 @@ class Rows:
     domains: list[tuple[int, str | None, str | None]]
     candidates: list[tuple[int, int, str | None]]
     records: dict[str, tuple[str | None, ...]]
-    decisions: list[tuple[int, str, str, str]]
+    decisions: list[Decision]
 
     @classmethod
     def read(cls, engine) -> Rows:
@@ -164,9 +178,10 @@ class Rows:
                         select(*(LeiRecord.__table__.c[name] for name in RECORD_COLUMNS))
                     )
                 },
-                decisions=connection.execute(
-                    select(QaDecision.id, QaDecision.batch_id, QaDecision.domain, QaDecision.action)
-                ).all(),
+                decisions=[
+                    Decision.from_row(row)
+                    for row in connection.execute(select(*QaDecision.__table__.c))
+                ],
             )
 
     def batch_domains(self, batch: str) -> list[tuple[int, str | None]]:
@@ -253,15 +268,13 @@ def expected_qa(rows: Rows, batch: str) -> dict[str, object]:
         for code in domain_codes:
             flags |= candidate_flags(rows, batch, domain_id, name, code)
         by_flag.update(flags)
-    latest = {}
-    for _, b, domain, action in sorted(rows.decisions):
-        if b == batch:
-            latest[domain] = action
+    histories: dict[str | None, list[Decision]] = defaultdict(list)
+    for decision in rows.decisions:
+        if decision.batch == batch:
+            histories[decision.domain].append(decision)
     by_status = Counter(
-        STATUS_OF.get(Action(latest[name]), QaStatus.UNDECIDED)
-        if name in latest
-        else QaStatus.UNDECIDED
-        for _, name in rows.batch_domains(batch)
+        domain_state(histories[name], codes.get(domain_id, [])).status
+        for domain_id, name in rows.batch_domains(batch)
     )
     return {
         "domains": len(rows.batch_domains(batch)),
@@ -298,7 +311,7 @@ def test_the_qa_dataset_exercises_every_flag_and_status(loaded):
     assert all(qa.by_status.values()), qa.by_status
     # Both rows named acme.de are rejected; the decision for gone.com counts nowhere.
     assert qa.by_status[QaStatus.REJECTED.value] == 2
-    assert qa.decided == 4
+    assert qa.decided == 7
 
 
 @pytest.mark.parametrize("flag", list(Flag))
