@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import insert, text
 
 from gleif_data.decisions import domain_history
-from gleif_data.export import ExportOptions, export_bytes
+from gleif_data.export import ExportLayout, ExportOptions, export_bytes
 from gleif_data.import_batch import import_batch
 from gleif_data.models import Domain, GleifCandidate
 from tests.support import write_csv
@@ -128,12 +128,27 @@ def test_accepting_one_candidate_and_rejecting_another_keeps_the_acceptance(batc
     ]
     assert [b.disabled for b in buttons(at, "Accept")] == [False, True, False]
     assert [b.disabled for b in buttons(at, "Reject")] == [False, False, True]
+    # The export says what the page says.
+    options = ExportOptions(layout=ExportLayout.CANDIDATE, with_qa=True)
+    exported = export_bytes(batch, "alpha", options).decode()
+    rows = [r for r in csv.DictReader(io.StringIO(exported)) if r["domain"] == "three.de"]
+    assert [r["decision"] for r in rows] == ["", "accepted", "rejected"]
     buttons(at, "No match")[0].click().run()
     assert state_line(at).startswith(":material/block: **QA:** No match")
     buttons(at, "Reset")[0].click().run()
     assert state_line(at) == ":material/pending: **QA:** Undecided"
     actions = [h.action.value for h in domain_history(batch, "alpha", "three.de")]
     assert actions == ["accept", "reject", "no_match", "reset"]
+
+
+def test_rejecting_some_candidates_puts_the_domain_in_review(batch, monkeypatch):
+    at = app(monkeypatch, url_of(batch), "pages/domain.py", domain="three.de")
+    at.text_input(key="analyst").input("Ana").run()
+    buttons(at, "Reject")[0].click().run()
+    assert "In review (1 of 3 candidates rejected)" in state_line(at)
+    buttons(at, "Reject")[1].click().run()
+    buttons(at, "Reject")[2].click().run()
+    assert "Rejected (3 of 3 candidates rejected)" in state_line(at)
 
 
 def test_without_a_name_no_decision_can_be_made(batch, monkeypatch):
