@@ -86,9 +86,21 @@ def qa_line(page) -> str:
     return line[line.index("QA:") :]
 
 
+def card_titles(page):
+    """The title line of each candidate card."""
+    return page.get_by_test_id("stMarkdownContainer").filter(has_text=re.compile(r"^\d+\. "))
+
+
+def decide(page, button: str, number: int, then: str) -> None:
+    """Click a card's Accept or Reject and wait until the card says `then`."""
+    page.get_by_role("button", name=button).nth(number).click()
+    expect(card_titles(page).nth(number)).to_contain_text(then)
+    settle(page)
+
+
 def card_states(page) -> list[str]:
     """Each candidate card's state badge, in order."""
-    titles = page.get_by_test_id("stMarkdownContainer").filter(has_text=re.compile(r"^\d+\. "))
+    titles = card_titles(page)
     return [
         re.search(r"(Accepted|Rejected|Undecided)\s*$", title).group(1)
         for title in titles.all_inner_texts()
@@ -125,10 +137,8 @@ def test_a_pasted_web_address_opens_its_domain(page, server):
 def test_accept_one_candidate_reject_another_and_a_reload_keeps_both(page, server, seeded_url):
     open_domain_page(page, server, "capricorn.ai")
     give_name(page, "Browser Ana")
-    page.get_by_role("button", name="Accept").nth(1).click()
-    settle(page)
-    page.get_by_role("button", name="Reject").nth(0).click()
-    settle(page)
+    decide(page, "Accept", 1, "Accepted")
+    decide(page, "Reject", 0, "Rejected")
     page.reload()
     page.get_by_text("QA:").wait_for()
     settle(page)
@@ -187,11 +197,10 @@ def test_screenshots_of_a_decided_domain(browser, server, width, name):
         reset = page.get_by_role("button", name="Reset")
         if reset.is_enabled():  # decided at the other width
             reset.click()
+            expect(page.get_by_text("QA: Undecided")).to_be_visible()
             settle(page)
-        page.get_by_role("button", name="Reject").nth(1).click()
-        settle(page)
-        page.get_by_role("button", name="Accept").nth(0).click()
-        settle(page)
+        decide(page, "Reject", 1, "Rejected")
+        decide(page, "Accept", 0, "Accepted")
         assert qa_line(page).startswith("QA: Accepted: ")
         assert card_states(page)[:3] == ["Accepted", "Rejected", "Undecided"]
         page.wait_for_timeout(4000)  # the toasts fade
