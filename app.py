@@ -7,11 +7,10 @@ from sqlalchemy import Engine
 from streamlit.errors import FragmentHandledException
 from streamlit.runtime.pages_manager import PagesManager
 
-from gleif_data.config import export_link_secret, login_configured
 from gleif_data.db import make_engine
-from gleif_data.export_links import LinkSigner
 from gleif_data.http_export import export_routes
-from pages.ui import carry_view_to, on_script_error, require_sign_in, show_unexpected_error
+from pages.sign_in import link_signer, require_sign_in, sign_out_control
+from pages.ui import carry_view_to, on_script_error, show_unexpected_error
 
 
 @functools.cache
@@ -20,21 +19,9 @@ def _route_engine() -> Engine:
     return make_engine()
 
 
-def _route_signer() -> LinkSigner | None:
-    """With sign-in configured, export links must carry a token signed for a user."""
-    if not login_configured():
-        return None
-    secret = export_link_secret()
-    if secret is None:
-        raise RuntimeError("sign-in is configured but [auth] cookie_secret is missing")
-    return LinkSigner(secret)
-
-
 # `streamlit run app.py` finds this ASGI app and serves the route beside the pages.
 app = st.App(
-    __file__,
-    routes=export_routes(_route_engine, _route_signer),
-    on_script_error=on_script_error,
+    __file__, routes=export_routes(_route_engine, link_signer), on_script_error=on_script_error
 )
 
 # pages/ holds st.navigation pages, not Streamlit's older folder-based pages. Streamlit only
@@ -53,6 +40,7 @@ if __name__ == "__main__":  # Streamlit runs this file as the page script of eve
     ]
     current = st.navigation(pages)
     require_sign_in()
+    sign_out_control()
     carry_view_to(current.url_path)
     try:
         current.run()

@@ -32,20 +32,18 @@ def resolve_database_url(
     return normalise_url(raw)
 
 
-def login_configured(secrets_file: Path | None = None) -> bool:
-    """Whether sign-in (Streamlit's st.login, OIDC) is configured in the secrets file."""
-    return bool(read_secrets(SECRETS_FILE if secrets_file is None else secrets_file).get("auth"))
-
-
 def export_link_secret(
-    environ: Mapping[str, str] | None = None, secrets_file: Path | None = None
+    auth: Mapping[str, Any], environ: Mapping[str, str] | None = None
 ) -> bytes | None:
-    """The key that signs export links: GLEIF_LINK_SECRET, else the login's cookie secret."""
+    """The key that signs export links: GLEIF_LINK_SECRET, else the sign-in's cookie secret.
+
+    `auth` is the [auth] section of Streamlit's secrets, which the UI layer reads (Streamlit
+    merges several files; only Streamlit knows which).
+    """
     environ = os.environ if environ is None else environ
     if value := environ.get("GLEIF_LINK_SECRET", "").strip():
         return value.encode()
-    secrets = read_secrets(SECRETS_FILE if secrets_file is None else secrets_file)
-    value = secrets.get("auth", {}).get("cookie_secret", "")
+    value = auth.get("cookie_secret", "")
     return value.encode() if isinstance(value, str) and value else None
 
 

@@ -17,6 +17,10 @@ class LinkError(Exception):
     """The link's token is missing, forged, altered or expired."""
 
 
+class SigningUnavailable(Exception):
+    """Sign-in is (or may be) on, but export links cannot be checked: every link is refused."""
+
+
 @dataclass(frozen=True)
 class LinkSigner:
     """Signs and checks export tokens with a secret shared by every server of the deployment."""

@@ -23,7 +23,7 @@ from gleif_data.export import (
     export_file_name,
     write_export,
 )
-from gleif_data.export_links import LinkError, LinkSigner
+from gleif_data.export_links import LinkError, LinkSigner, SigningUnavailable
 from gleif_data.filters import DomainFilter
 from gleif_data.queries import batch_exists
 
@@ -106,22 +106,30 @@ def export_params(options: ExportOptions) -> dict[str, str]:
 def export_routes(
     engine: Callable[[], Engine], signer: Callable[[], LinkSigner | None]
 ) -> list[Route]:
-    """The export route; with a signer, every request needs a valid signed token."""
+    """The export route; with a signer, every request needs a valid signed token.
+
+    `signer` raises SigningUnavailable when sign-in is on but links cannot be checked; the
+    route then answers 503 to every request.
+    """
 
     async def export(request: Request) -> Response:
         batch = request.path_params["batch"]
         params = dict(request.query_params)
+        # The token first: without one, a request learns nothing, not even about its parameters.
         try:
-            options = export_options_from_params(params)
-        except BadParameter as exc:
-            return PlainTextResponse(f"bad parameter: {exc}\n", status_code=400)
-        link_signer = signer()
+            link_signer = signer()
+        except SigningUnavailable as exc:  # fail closed: without a way to check, serve nothing
+            return PlainTextResponse(f"export links cannot be checked: {exc}\n", status_code=503)
         if link_signer is not None:
             token = params.pop("token", "")
             try:
                 link_signer.verify(token, batch, params)
             except LinkError as exc:
                 return PlainTextResponse(f"{exc}\n", status_code=403)
+        try:
+            options = export_options_from_params(params)
+        except BadParameter as exc:
+            return PlainTextResponse(f"bad parameter: {exc}\n", status_code=400)
         database = engine()
         if not await run_in_threadpool(batch_exists, database, batch):
             return PlainTextResponse(f"no batch named {batch!r}\n", status_code=404)

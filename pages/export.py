@@ -4,7 +4,6 @@ from urllib.parse import quote, urlencode
 
 import streamlit as st
 
-from gleif_data.config import export_link_secret, login_configured
 from gleif_data.export import (
     MEDIA_TYPES,
     ExportFormat,
@@ -13,9 +12,10 @@ from gleif_data.export import (
     export_bytes,
     export_file_name,
 )
-from gleif_data.export_links import DEFAULT_LIFETIME_SECONDS, LinkSigner
+from gleif_data.export_links import DEFAULT_LIFETIME_SECONDS, SigningUnavailable
 from gleif_data.filters import DomainFilter
 from gleif_data.http_export import export_params
+from pages.sign_in import link_signer
 from pages.ui import (
     cached_export_rows,
     choose_batch,
@@ -84,9 +84,15 @@ if export_format in (ExportFormat.CSV, ExportFormat.XLSX):
 
 file_name = export_file_name(summary.batch, export_format)
 params = export_params(options)
-if login_configured():
-    signer = LinkSigner(export_link_secret() or b"")
-    params["token"] = signer.sign(summary.batch, export_params(options), st.user.get("email", ""))
+try:
+    signer = link_signer()
+except SigningUnavailable as exc:  # the route refuses every link; offering one would mislead
+    st.error(f"Export links cannot be signed: {exc}.", icon=":material/lock:")
+    st.stop()
+    raise
+if signer is not None:
+    user = str(st.user.get("email") or st.user.get("name") or "")
+    params["token"] = signer.sign(summary.batch, export_params(options), user)
 base = st.get_option("server.baseUrlPath").strip("/")
 link = (
     f"{'/' + base if base else ''}/api/export/{quote(summary.batch, safe='')}?{urlencode(params)}"
@@ -110,7 +116,7 @@ else:
 with st.expander("Use this export from a script", icon=":material/terminal:"):
     lifetime = (
         f" The link is signed for you and works for {DEFAULT_LIFETIME_SECONDS // 60} minutes."
-        if login_configured()
+        if signer is not None
         else ""
     )
     st.markdown(f"The export route streams the same bytes as the CLI.{lifetime}")

@@ -13,7 +13,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from gleif_data.config import ConfigError, describe_url, login_configured, resolve_database_url
+from gleif_data.config import ConfigError, describe_url, resolve_database_url
 from gleif_data.db import make_engine
 from gleif_data.explore import count_domains
 from gleif_data.export import ExportOptions, count_export_rows
@@ -35,6 +35,7 @@ from gleif_data.statement_timeout import (
     timeout_engine_options,
     timeout_message,
 )
+from pages.sign_in import require_sign_in
 
 T = TypeVar("T")
 RETRY_SECONDS = 5
@@ -118,15 +119,6 @@ def count_version(filters: DomainFilter) -> DataVersion:
     """
     current = version()
     return current if filters.qa_status is not None else current._replace(decisions=None)
-
-
-def require_sign_in() -> None:
-    """With sign-in configured, stop every page for a visitor who has not signed in."""
-    if login_configured() and not st.user.is_logged_in:
-        st.title("GLEIF matches")
-        st.info("Sign in to see the batches and their matches.", icon=":material/lock:")
-        st.button("Sign in", icon=":material/login:", on_click=st.login, type="primary")
-        st.stop()
 
 
 def database_or_stop() -> Engine:

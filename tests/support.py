@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,22 +90,39 @@ class RunningApp:
 
 
 @contextmanager
-def running_app(database_url: str, log: Path) -> Iterator[RunningApp]:
-    """Serve the dashboard on a free port against a database until the block ends."""
+def running_app(
+    database_url: str,
+    log: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    script: Path | None = None,
+) -> Iterator[RunningApp]:
+    """Serve the dashboard on a free port against a database until the block ends.
+
+    `env` adds to the environment (a HOME, Streamlit options), `cwd` is the working folder
+    and `script` the app.py to run: by default the project's own.
+    """
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(PROJECT_DIR)}
+    env = {
+        **os.environ,
+        **(env or {}),
+        "DATABASE_URL": database_url,
+        "PYTHONPATH": str(PROJECT_DIR),
+    }
+    target = str(script or PROJECT_DIR / "app.py")
     # Output goes to a file, not a pipe: a pipe nobody reads blocks a chatty server. No file
     # watcher: when a source file changes, Streamlit drops its modules from sys.modules, and
     # sessions running at that moment fail; a working tree being edited is not what we test.
     with log.open("wb") as output:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", "app.py",
+                sys.executable, "-m", "streamlit", "run", target,
                 "--server.port", str(port), "--server.address", "127.0.0.1",
                 "--server.headless", "true", "--browser.gatherUsageStats", "false",
                 "--server.fileWatcherType", "none",
             ],
-            cwd=PROJECT_DIR,
+            cwd=cwd or PROJECT_DIR,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -216,9 +216,6 @@ server_metadata_url = "https://login.example.com/.well-known/openid-configuratio
 @pytest.fixture
 def signed_in_app(engine, tmp_path, monkeypatch):
     import_batch(engine, write_csv(tmp_path / "in.csv", [["a.com", ACME, "A", "", ""]]), "b1")
-    secrets = tmp_path / "secrets.toml"
-    secrets.write_text(AUTH, encoding="utf-8")
-    monkeypatch.setattr("gleif_data.config.SECRETS_FILE", secrets)
     monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
     st.cache_resource.clear()
     st.cache_data.clear()

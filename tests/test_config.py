@@ -6,6 +6,7 @@ from gleif_data.config import (
     DEFAULT_SQLITE_FILE,
     ConfigError,
     describe_url,
+    export_link_secret,
     normalise_url,
     resolve_database_url,
 )
@@ -58,3 +59,11 @@ def test_an_unparsable_url_does_not_echo_it():
     with pytest.raises(ConfigError) as info:
         normalise_url("postgresql://analyst:s3cr3t@db:notaport/x")
     assert "s3cr3t" not in str(info.value)
+
+
+def test_export_links_are_signed_with_gleif_link_secret_else_the_cookie_secret():
+    auth = {"cookie_secret": "from-auth"}
+    assert export_link_secret(auth, {"GLEIF_LINK_SECRET": " shared "}) == b"shared"
+    assert export_link_secret(auth, {}) == b"from-auth"
+    assert export_link_secret({}, {}) is None
+    assert export_link_secret({"cookie_secret": ""}, {"GLEIF_LINK_SECRET": " "}) is None

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from gleif_data.export import ExportFormat, ExportLayout, ExportOptions, export_bytes
-from gleif_data.export_links import LinkSigner
+from gleif_data.export_links import LinkSigner, SigningUnavailable
 from gleif_data.filters import DomainFilter
 from gleif_data.http_export import export_options_from_params, export_params, export_routes
 from gleif_data.import_batch import import_batch
@@ -124,6 +124,24 @@ def test_with_sign_in_configured_a_link_needs_a_valid_token(batch):
         http.get("/api/export/b 1%2F\u00fc", params={**params, "token": other_batch}).status_code
         == 403
     )
+
+
+def test_without_a_token_a_request_learns_nothing_about_its_parameters(batch):
+    response = client(batch, SIGNER).get("/api/export/b 1%2F\u00fc", params={"nope": "1"})
+    assert response.status_code == 403
+
+
+def test_a_route_that_cannot_check_links_refuses_every_request(batch):
+    def unavailable():
+        raise SigningUnavailable("sign-in is on but [auth] has no cookie_secret")
+
+    http = TestClient(Starlette(routes=export_routes(lambda: batch, unavailable)))
+    token = SIGNER.sign("b 1/\u00fc", {"format": "csv"}, "analyst@example.com")
+    for params in ({"format": "csv"}, {"format": "csv", "token": token}):
+        response = http.get("/api/export/b 1%2F\u00fc", params=params)
+        assert response.status_code == 503
+        assert "cookie_secret" in response.text
+        assert "site1.com" not in response.text
 
 
 def test_an_expired_link_is_refused_with_a_reason(batch):
