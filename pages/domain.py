@@ -74,14 +74,20 @@ if detail.stored_times > 1:
         f"Stored **{detail.stored_times} times** in this batch (the export lists each row); "
         "the candidates of every row are below."
     )
-if detail.other_spellings:
-    about.append(
-        "Also stored as "
-        + ", ".join(f"“{markdown_text(other)}”" for other in detail.other_spellings)
-        + ": a separate domain for decisions and the export."
-    )
 if about:
     st.caption(" ".join(about))
+if detail.other_spellings:
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.caption("Also stored in another spelling, a domain of its own for decisions:")
+        for number, other in enumerate(detail.other_spellings):
+            st.button(
+                other,
+                key=f"spelling_{number}",
+                type="tertiary",
+                icon=":material/language:",
+                on_click=open_domain,
+                args=(other,),
+            )
 
 history = guarded(lambda: domain_history(engine, summary.batch, detail.domain))
 state = domain_state(history, [c.lei_code for c in detail.candidates])

@@ -104,6 +104,15 @@ def test_a_legacy_mixed_case_domain_is_found_and_decided_under_its_stored_name(
     assert (row["qa_status"], row["accepted_lei"]) == ("accepted", ZETA)
 
 
+def test_another_spelling_of_the_domain_opens_with_a_click(batch, monkeypatch):
+    with batch.begin() as connection:
+        connection.execute(insert(Domain).values(id=103, domain="LEGACY.com", batch_id="alpha"))
+    at = app(monkeypatch, url_of(batch), "pages/domain.py", domain="legacy.com")
+    assert heading(at) == "Legacy.COM"
+    at.button(key="spelling_0").click().run()
+    assert heading(at) == "LEGACY.com"
+
+
 def test_a_domain_stored_twice_shows_every_rows_candidates_and_says_so(batch, monkeypatch):
     at = app(monkeypatch, url_of(batch), "pages/domain.py", domain="twice.org")
     assert heading(at) == "twice.org"
