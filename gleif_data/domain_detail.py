@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Engine, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from gleif_data.db import contains_text
-from gleif_data.domains import normalise_domain
+from gleif_data.domains import decode_ace_labels, lookup_domain, normalise_domain
 from gleif_data.flags import candidate_conditions, domain_country, flag_list
 from gleif_data.lei import has_valid_check_digits
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
@@ -79,7 +79,7 @@ def find_domain(engine: Engine, batch: str, domain: str) -> DomainDetail | None:
     typed = domain.strip()
     if not typed or "\x00" in typed:
         return None
-    wanted = _normal_form(typed)
+    wanted = lookup_domain(typed)
     exact = [typed] if wanted == typed else [typed, wanted]
     with Session(engine) as session:
         rows = session.execute(_rows_named(batch, Domain.domain.in_(exact))).all()
@@ -125,11 +125,11 @@ def suggest_domains(engine: Engine, batch: str, text: str, *, limit: int = 10) -
 
 
 def _normal_form(text: str) -> str:
-    """A domain or URL as the import stores it; other text (part of a name) as it is."""
+    """A domain or URL as the import stores it; part of a name with its xn-- labels decoded."""
     try:
         return normalise_domain(text)
     except ValueError:
-        return text
+        return decode_ace_labels(text)
 
 
 def _rows_named(batch: str, condition: ColumnElement[bool]) -> Select[Any]:

@@ -264,11 +264,11 @@ def _copy_csv(
     rows = -1  # the header line is no row
     for block in _copy_blocks(engine, query):
         out.write(block)
-        # Every row ends in a newline; only the count shown by a progress bar
-        # can be off, by the newlines inside quoted names.
-        newlines = bytes(block).count(b"\n")
-        progress(newlines if rows >= 0 else newlines - 1)
-        rows += newlines
+        # The server sends COPY's output one row per message, and psycopg yields one message
+        # per block: counting blocks, not newlines, leaves newlines inside names uncounted.
+        if rows >= 0:
+            progress(1)
+        rows += 1
     return max(rows, 0)
 
 

@@ -21,6 +21,11 @@ XLSX_MAX_ROWS = 1_048_576
 XLSX_MAX_CELL_CHARS = 32_767
 
 
+# The NULL marker of PostgreSQL's COPY (gleif_data.export): a text equal to it is quoted.
+COPY_NULL = "\\N"
+_QUOTED_CHARACTERS = ',"\r\n'
+
+
 class ExportLimitError(Exception):
     """The rows do not fit the chosen format."""
 
@@ -32,11 +37,30 @@ def write_csv(out: BinaryIO, header: Sequence[str], chunks: Rows, progress: Prog
     writer.writerow(header)
     count = 0
     for chunk in chunks:
-        writer.writerows(chunk)
+        if any(COPY_NULL in row for row in chunk):
+            for row in chunk:
+                if COPY_NULL in row:
+                    text.write(_copy_line(row))
+                else:
+                    writer.writerow(row)
+        else:
+            writer.writerows(chunk)
         count += len(chunk)
         progress(len(chunk))
     text.detach()  # leave `out` open for the caller
     return count
+
+
+def _copy_line(row: Sequence[Any]) -> str:
+    """One CSV line as COPY writes it: csv.writer's quoting, and the NULL marker quoted."""
+    cells = []
+    for value in row:
+        cell = "" if value is None else str(value)
+        # COPY quotes a value equal to its NULL marker, to tell the text from NULL.
+        if cell == COPY_NULL or any(ch in cell for ch in _QUOTED_CHARACTERS):
+            cell = '"' + cell.replace('"', '""') + '"'
+        cells.append(cell)
+    return ",".join(cells) + "\n"
 
 
 class _LfLines:

@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, exists, false, func, select
 from sqlalchemy.sql import FromClause
 
 from gleif_data.db import contains_text
+from gleif_data.domains import decode_ace_labels
 from gleif_data.flags import Flag, domain_condition
 from gleif_data.models import GleifCandidate
 from gleif_data.qa_state import QaStatus, status_expression
@@ -17,7 +18,8 @@ from gleif_data.qa_state import QaStatus, status_expression
 class DomainFilter:
     """Which domains of a batch to show or export; a selected domain keeps all its candidates.
 
-    Text filters are case-insensitive substrings in which %, _ and quotes are literal.
+    Text filters are case-insensitive substrings in which %, _ and quotes are literal;
+    see trimmed_needle for the spaces around them.
     """
 
     domain_contains: str | None = None
@@ -35,8 +37,11 @@ class DomainFilter:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"{name} must be text")
-            if value is not None and not value.strip():
-                object.__setattr__(self, name, None)  # an empty box filters nothing
+            if value is not None:
+                value = trimmed_needle(value)
+                if name == "domain_contains" and value is not None:
+                    value = decode_ace_labels(value)  # domains are stored in Unicode form
+                object.__setattr__(self, name, value)
         for name in ("min_candidates", "max_candidates", "min_name_score", "max_name_score"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -113,6 +118,16 @@ class DomainFilter:
             if self.max_name_score is not None:
                 where.append(best <= self.max_name_score)
         return where
+
+
+def trimmed_needle(value: str) -> str | None:
+    """A text filter as typed, without surrounding blanks; only spaces mean one space."""
+    # '  bank ' is meant as 'bank' (pasted text brings spaces along). A box of nothing but
+    # spaces has no other meaning than "holds a space"; an empty box filters nothing.
+    trimmed = value.strip()
+    if trimmed:
+        return trimmed
+    return " " if " " in value else None
 
 
 def _any_candidate(

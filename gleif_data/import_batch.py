@@ -152,6 +152,8 @@ def _column_positions(csv_rows: CsvRows, column_map: Mapping[str, str]) -> dict[
         )
     by_name: dict[str, int] = {}
     for index, name in enumerate(csv_rows.header):
+        if not name:
+            continue  # an unnamed extra column (`domain,lei_code,,`) is ignored like any other
         if name.casefold() in by_name:
             raise InputError(csv_rows.path, 1, f"the header names column {name!r} twice")
         by_name[name.casefold()] = index

@@ -70,6 +70,16 @@ SETTLING = (Action.ACCEPT.value, Action.NO_MATCH.value, Action.RESET.value)
 TAKING_BACK = (Action.REJECT.value, Action.WITHDRAW.value)
 
 
+def _found(query: Select[Any]) -> ColumnElement[bool]:
+    """Whether a correlated query finds a row, probed row by row through the index.
+
+    Not EXISTS: PostgreSQL may run an EXISTS once over every decision of every batch
+    (a hashed subplan), which costs a page of 50 domains seconds; a LIMIT 1 scalar
+    subquery it runs per row, as an index probe.
+    """
+    return query.limit(1).scalar_subquery().is_not(None)
+
+
 def _log_of(entry: Any, d: Any) -> ColumnElement[bool]:
     """`entry` is a decision on domain row `d` (same batch, same name: the index's prefix)."""
     return and_(entry.c.batch_id == d.c.batch_id, entry.c.domain == d.c.domain)
@@ -133,8 +143,8 @@ def candidate_rejected(d: Any, c: Any) -> ColumnElement[bool]:
         )
         .correlate_except(after)
     )
-    return exists(
-        select(1)
+    return _found(
+        select(rejection.c.id)
         .where(
             _log_of(rejection, d),
             rejection.c.action == Action.REJECT.value,
@@ -170,12 +180,13 @@ def _settling_action(d: Any) -> ColumnElement[str | None]:
 def _verdict_status(d: Any) -> ColumnElement[str]:
     """Rejected, in review or undecided, from the rejections of domain row `d`'s candidates."""
     c = GleifCandidate.__table__.alias("judged")
-    rejected = func.sum(case((candidate_rejected(d, c), 1), else_=0))
+    # The share of rejected candidates, named once: the probe then runs once per candidate.
+    share = func.coalesce(func.avg(case((candidate_rejected(d, c), 1), else_=0)), 0)
     return (
         select(
             case(
-                (func.coalesce(rejected, 0) == 0, literal(QaStatus.UNDECIDED.value)),
-                (rejected == func.count(), literal(QaStatus.REJECTED.value)),
+                {0: literal(QaStatus.UNDECIDED.value), 1: literal(QaStatus.REJECTED.value)},
+                value=share,
                 else_=literal(QaStatus.IN_REVIEW.value),
             )
         )
@@ -192,10 +203,10 @@ def status_expression(d: Any) -> ColumnElement[str]:
     are, costs one index probe.
     """
     entry = QaDecision.__table__.alias("any_decision")
-    decided = exists(select(1).where(_log_of(entry, d)).correlate_except(entry))
+    decided = _found(select(entry.c.id).where(_log_of(entry, d)).correlate_except(entry))
     return case(
         (~decided, literal(QaStatus.UNDECIDED.value)),
-        (exists(accepted_entry(d)), literal(QaStatus.ACCEPTED.value)),
+        (_found(accepted_entry(d)), literal(QaStatus.ACCEPTED.value)),
         (_settling_action(d) == Action.NO_MATCH.value, literal(QaStatus.NO_MATCH.value)),
         else_=_verdict_status(d),
     )
@@ -204,90 +215,64 @@ def status_expression(d: Any) -> ColumnElement[str]:
 def status_counts(batch: str) -> Select[Any]:
     """Domains of the batch with decisions, by QA state: (status, count) rows.
 
-    The set-based form of `status_expression`: the batch's decisions are read once, their
-    newest entries found with window functions, and joined to the batch's domains and those
-    domains' candidates. Domains without any decision are not among the rows (undecided).
+    The set-based form of `status_expression`, without any correlated subquery: the batch's
+    decisions are read once and grouped by domain and LEI, the newest entries of each kind
+    compared, and the result joined to the batch's domains and their candidates. Domains
+    without any decision are not among the rows (they are undecided).
     """
     q = QaDecision.__table__
-    by_domain = {"partition_by": q.c.domain}
-    by_lei = {"partition_by": (q.c.domain, q.c.lei_code)}
     named = q.c.lei_code.is_not(None)
-    log = (
+
+    def newest(*condition: ColumnElement[bool]) -> ColumnElement[int | None]:
+        return func.max(case((and_(*condition), q.c.id)))
+
+    def newest_of_domain(*condition: ColumnElement[bool]) -> ColumnElement[int | None]:
+        return func.max(newest(*condition)).over(partition_by=q.c.domain)
+
+    pairs = (
         select(
-            q.c.id,
             q.c.domain,
-            q.c.action,
             q.c.lei_code,
-            func.max(case((q.c.action == Action.RESET.value, q.c.id)))
-            .over(**by_domain)
-            .label("last_reset"),
-            func.max(case((q.c.action.in_(SETTLING), q.c.id)))
-            .over(**by_domain)
-            .label("settling_id"),
-            func.max(case((and_(q.c.action.in_(TAKING_BACK), named), q.c.id)))
-            .over(**by_lei)
-            .label("taken_back_id"),
-            func.max(
-                case(
-                    (
-                        and_(q.c.action.in_((Action.ACCEPT.value, Action.REJECT.value)), named),
-                        q.c.id,
-                    )
-                )
-            )
-            .over(**by_lei)
-            .label("verdict_id"),
+            newest(q.c.action == Action.ACCEPT.value).label("accept_id"),
+            newest(q.c.action == Action.REJECT.value, named).label("reject_id"),
+            newest(q.c.action.in_(TAKING_BACK), named).label("taken_back_id"),
+            newest(q.c.action == Action.NO_MATCH.value).label("no_match_id"),
+            newest_of_domain(q.c.action == Action.RESET.value).label("reset_id"),
+            newest_of_domain(q.c.action.in_(SETTLING)).label("settling_id"),
         )
         .where(q.c.batch_id == batch)
-        .cte("batch_log")
+        .group_by(q.c.domain, q.c.lei_code)
+        .subquery("decided_pairs")
     )
-    settles = log.c.id == log.c.settling_id
     accepted = and_(
-        settles,
-        log.c.action == Action.ACCEPT.value,
-        func.coalesce(log.c.taken_back_id, 0) < log.c.id,
+        pairs.c.accept_id == pairs.c.settling_id,
+        func.coalesce(pairs.c.taken_back_id, 0) < pairs.c.accept_id,
     )
-    domains = (
-        select(
-            log.c.domain,
-            func.max(case((accepted, 1), else_=0)).label("accepted"),
-            func.max(
-                case((and_(settles, log.c.action == Action.NO_MATCH.value), 1), else_=0)
-            ).label("no_match"),
-        )
-        .group_by(log.c.domain)
-        .subquery("decided_domains")
-    )
-    rejections = (
-        select(log.c.domain, log.c.lei_code)
-        .where(
-            log.c.action == Action.REJECT.value,
-            log.c.id == log.c.verdict_id,
-            log.c.id > func.coalesce(log.c.last_reset, 0),
-        )
-        .subquery("rejections")
+    rejected = and_(
+        pairs.c.reject_id > func.coalesce(pairs.c.accept_id, 0),
+        pairs.c.reject_id > func.coalesce(pairs.c.reset_id, 0),
     )
     d = Domain.__table__.alias("d")
     c = GleifCandidate.__table__.alias("c")
+    # One row per pair and candidate of a domain: few of each, and no second read of the log.
     per_domain = (
         select(
-            d.c.id,
-            func.max(domains.c.accepted).label("accepted"),
-            func.max(domains.c.no_match).label("no_match"),
-            func.count(c.c.id).label("candidates"),
-            func.count(rejections.c.lei_code).label("rejected"),
+            func.max(case((accepted, 1), else_=0)).label("accepted"),
+            func.max(case((pairs.c.no_match_id == pairs.c.settling_id, 1), else_=0)).label(
+                "no_match"
+            ),
+            func.count(c.c.id.distinct()).label("candidates"),
+            func.count(
+                case((and_(rejected, c.c.lei_code == pairs.c.lei_code), c.c.id)).distinct()
+            ).label("rejected"),
         )
         .select_from(
-            d.join(domains, domains.c.domain == d.c.domain)
-            .outerjoin(c, c.c.domain_id == d.c.id)
-            .outerjoin(
-                rejections,
-                and_(rejections.c.domain == d.c.domain, rejections.c.lei_code == c.c.lei_code),
+            pairs.join(d, and_(d.c.domain == pairs.c.domain, d.c.batch_id == batch)).outerjoin(
+                c, c.c.domain_id == d.c.id
             )
         )
-        .where(d.c.batch_id == batch)
         .group_by(d.c.id)
-        .subquery("decided_rows")
+        .subquery("decided_domains")
     )
     status = case(
         (per_domain.c.accepted == 1, literal(QaStatus.ACCEPTED.value)),

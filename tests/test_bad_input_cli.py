@@ -4,7 +4,9 @@ The matrix runs `gleif_data.cli.main` in this process (a subprocess per case wou
 second each); a few cases run the real `python -m gleif_data` to show the process's exit code.
 """
 
+import gzip
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from gleif_data.import_batch import import_batch
 from tests.conftest import database_env
 from tests.fingerprint import database_fingerprint
 from tests.support import write_csv
+from tests.test_csv_input import damaged_gzip, damaged_zip
 
 ACME = "5493001KJTIIGC8Y1R12"
 ZETA = "0292001130A2Q5CDA023"
@@ -93,6 +96,31 @@ BATCH_CASES = {
         HEADER + GOOD + f"'; DROP TABLE domains; --,{ZETA},Z,,\n",
         3,
         "not a domain name",
+    ),
+    "utf-16 (excel unicode text) with a bad lei on line 3": (
+        (HEADER + GOOD + "z.de,0292001130A2Q5CDA02,Z,,\n").replace(",", "\t").encode("utf-16"),
+        3,
+        "LEI '0292001130A2Q5CDA02' is not 20 letters and digits",
+    ),
+    "invalid utf-16": (
+        "\ufeff".encode("utf-16-le") + (HEADER + GOOD).encode("utf-16-le") + b"\x00\xd8z\x00",
+        3,
+        "not valid UTF-16 (illegal UTF-16 surrogate); save the file as 'CSV UTF-8'",
+    ),
+    "utf-16 without a byte-order mark": (
+        (HEADER + GOOD).encode("utf-16-le"),
+        1,
+        "UTF-16 without a byte-order mark: save the file as 'CSV UTF-8'",
+    ),
+    "cr-only line ends with a bad lei on line 3": (
+        (HEADER + GOOD + "z.de,0292001130A2Q5CDA02,Z,,\n").replace("\n", "\r"),
+        3,
+        "LEI '0292001130A2Q5CDA02' is not 20 letters and digits",
+    ),
+    "carriage return in an unquoted field": (
+        HEADER + GOOD + f"z.de,{ZETA},Ze\rta,,\n",
+        3,
+        "a line break (carriage return) inside an unquoted field: quote the field",
     ),
     "semicolon file with a decimal comma": (
         f"\ufeffdomain;lei_code;legal_name;match_score\r\nacme.com;{ACME};ACME;0,9\r\n",
@@ -215,6 +243,13 @@ GOLDEN_CASES = {
     "unterminated quote": (GOLDEN_HEADER + GOLDEN_GOOD + f'{ZETA},"Z,ISSUED\n', 3, "unterminated"),
     "empty file": ("", 1, "the file is empty"),
     "extra field on a row": (GOLDEN_HEADER + GOLDEN_GOOD + f"{ZETA},Z,ISSUED,x\n", 3, "4 fields"),
+    "utf-16 with a bad lei on line 3": ((GOLDEN_HEADER + GOLDEN_GOOD + "0292001130A2Q5,Z,I\n").encode("utf-16"),
+                                        3, "LEI: LEI '0292001130A2Q5' is not 20 letters and digits"),
+    "invalid utf-16": (b"\xff\xfe" + (GOLDEN_HEADER + GOLDEN_GOOD).encode("utf-16-le") + b"\x00\xdc",
+                       3, "not valid UTF-16 (illegal encoding)"),
+    "cr-only line ends with a bad lei on line 3": (
+        (GOLDEN_HEADER + GOLDEN_GOOD + "0292001130A2Q5,Z,I\n").replace("\n", "\r"), 3,
+        "LEI: LEI '0292001130A2Q5' is not 20 letters and digits"),
     "line of several MB": (GOLDEN_HEADER + GOLDEN_GOOD + f'{ZETA},"' + "x" * MEGABYTES + '",I\n', 3,
                            "a field is longer than 131,072 characters"),
 }  # fmt: skip
@@ -338,3 +373,146 @@ def _wait_until_the_server_drops_the_session(engine):
     with engine.connect() as connection:
         assert connection.execute(query).scalar_one() == 0
         assert connection.execute(leftovers).scalar_one() == 0
+
+
+def _batch_rows(count: int) -> bytes:
+    return (
+        HEADER + "".join(f"s{i}.example.com,{ACME},N {i},0.5,x\n" for i in range(count))
+    ).encode()
+
+
+def _golden_rows(count: int) -> bytes:
+    return (GOLDEN_HEADER + "".join(f"TEST{i:016d},N {i},ISSUED\n" for i in range(count))).encode()
+
+
+COMMANDS = {
+    "import-batch": (["import-batch", "--batch", "b1"], _batch_rows),
+    "import-gleif": (["import-gleif"], _golden_rows),
+}
+
+
+@pytest.mark.parametrize("damage", [damaged_gzip, damaged_zip], ids=["gz", "zip"])
+@pytest.mark.parametrize(("command", "rows"), COMMANDS.values(), ids=COMMANDS)
+def test_damaged_deflate_data_ends_in_one_line_naming_the_line_and_writes_nothing(
+    seeded, tmp_path, monkeypatch, capsys, damage, command, rows
+):
+    suffix = ".csv.gz" if damage is damaged_gzip else ".zip"
+    path = damage(tmp_path / f"damaged{suffix}", rows(30_000))
+    before = database_fingerprint(seeded)
+    code, lines = run_cli(monkeypatch, capsys, seeded, command[0], str(path), *command[1:])
+    assert code == 1
+    assert len(lines) == 1, lines
+    assert re.fullmatch(
+        rf"error: {re.escape(str(path))}:\d+: the compressed data is damaged "
+        r"\(Error -3 while decompressing data: invalid block type\)",
+        lines[0],
+    )
+    assert database_fingerprint(seeded) == before
+
+
+ACCEPTED = {
+    "utf-16 with a byte-order mark, tabs and CRLF (Excel's Unicode Text)": (
+        lambda text: text.replace(",", "\t").replace("\n", "\r\n").encode("utf-16")
+    ),
+    "cr-only line ends (Excel for Mac)": lambda text: text.replace("\n", "\r").encode(),
+    "empty names for extra columns": lambda text: text.replace("\n", ",,\n").encode(),
+}
+
+
+@pytest.mark.parametrize("encode", ACCEPTED.values(), ids=ACCEPTED)
+def test_import_batch_reads_utf16_cr_only_and_unnamed_extra_columns(
+    engine, tmp_path, monkeypatch, capsys, encode
+):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(encode(HEADER + GOOD + f"zeta.de,{ZETA},Zeta Müller – Söhne,,\n"))
+    code, lines = run_cli(monkeypatch, capsys, engine, "import-batch", str(path), "--batch", "b1")
+    assert code == 0, lines
+    assert stored(engine, "b1") == [
+        ("acme.com", ACME, "ACME"),
+        ("zeta.de", ZETA, "Zeta Müller – Söhne"),
+    ]
+
+
+@pytest.mark.parametrize("encode", ACCEPTED.values(), ids=ACCEPTED)
+def test_import_gleif_reads_utf16_cr_only_and_unnamed_extra_columns(
+    engine, tmp_path, monkeypatch, capsys, encode
+):
+    path = tmp_path / "golden.csv"
+    path.write_bytes(encode(GOLDEN_HEADER + GOLDEN_GOOD + f"{ZETA},Zeta Müller,ISSUED\n"))
+    code, lines = run_cli(monkeypatch, capsys, engine, "import-gleif", str(path))
+    assert (code, lines) == (0, ["2 GLEIF records imported or updated"])
+    query = text("SELECT lei, legal_name FROM lei_records ORDER BY lei")
+    with engine.connect() as connection:
+        assert [tuple(row) for row in connection.execute(query)] == [
+            (ZETA, "Zeta Müller"),
+            (ACME, "ACME"),
+        ]
+
+
+# Peak memory of the import process, whatever the file holds (the lines are 8 MB at most).
+PEAK_RSS_BOUND_MB = 300
+_MEASURE = (
+    "import resource, subprocess, sys\n"
+    "result = subprocess.run(sys.argv[1:], capture_output=True, timeout=300)\n"
+    "sys.stderr.buffer.write(result.stderr)\n"
+    "print(result.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
+def _gzip_of(path: Path, head: bytes, block: bytes, megabytes: int) -> Path:
+    """A .csv.gz of `head` then `block` repeated to `megabytes` MB, made quickly (level 1)."""
+    with gzip.open(path, "wb", compresslevel=1) as handle:
+        handle.write(head)
+        chunk = block * (1024 * 1024 // len(block))
+        for _ in range(megabytes):
+            handle.write(chunk)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bombs(tmp_path_factory) -> dict[tuple[str, str], Path]:
+    """Small files that inflate to 200 MB: zeros, one line without an end, one endless row."""
+    folder = tmp_path_factory.mktemp("bombs")
+    zeros = _gzip_of(folder / "zeros.csv.gz", b"", b"\x00", 200)
+    made: dict[tuple[str, str], Path] = {}
+    for command, header in (("import-batch", HEADER), ("import-gleif", GOLDEN_HEADER)):
+        made[command, "zeros"] = zeros
+        made[command, "line"] = _gzip_of(
+            folder / f"{command} line.csv.gz", header.encode(), b"a", 200
+        )
+        made[command, "row"] = _gzip_of(
+            folder / f"{command} row.csv.gz", header.encode(), b'"' + b"x" * 1000 + b'\n",', 200
+        )
+    return made
+
+
+BOMB_MESSAGES = {
+    "zeros": ":1: the line contains a NUL byte: the file is binary or damaged",
+    "line": ":2: the line is longer than 8 MB: not a CSV file, or its line ends are lost",
+    "row": ": the row is longer than 8 MB: a quoted field with line breaks that never closes?",
+}
+
+
+@pytest.mark.parametrize("bomb", BOMB_MESSAGES, ids=BOMB_MESSAGES)
+@pytest.mark.parametrize(("command", "rows"), COMMANDS.values(), ids=COMMANDS)
+def test_a_gzip_bomb_or_an_endless_line_is_refused_in_flat_memory(
+    seeded, bombs, command, rows, bomb
+):
+    path = bombs[command[0], bomb]
+    before = database_fingerprint(seeded)
+    result = subprocess.run(
+        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "gleif_data", command[0],
+         str(path), *command[1:]],
+        env=database_env(seeded),
+        capture_output=True,
+        timeout=360,
+        check=False,
+    )  # fmt: skip
+    code, peak_kb = (int(value) for value in result.stdout.split())
+    lines = result.stderr.decode().splitlines()
+    assert code == 1
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {path}:")
+    assert lines[0].endswith(BOMB_MESSAGES[bomb])
+    assert peak_kb / 1024 < PEAK_RSS_BOUND_MB
+    assert database_fingerprint(seeded) == before

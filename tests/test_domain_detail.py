@@ -137,3 +137,11 @@ def test_wildcards_in_suggestions_are_literal_characters(legacy, typed):
 @pytest.mark.parametrize("typed", ["", "  ", "a\x00"])
 def test_no_text_suggests_nothing(legacy, typed):
     assert suggest_domains(legacy, "b1", typed) == []
+
+
+def test_an_internationalised_domain_is_found_and_suggested_from_its_ace_spelling(legacy):
+    with legacy.begin() as connection:
+        connection.execute(insert(Domain).values(id=20, domain="bücher.de", batch_id="b1"))
+    assert find_domain(legacy, "b1", "https://XN--BCHER-KVA.de/shop").domain == "bücher.de"
+    assert suggest_domains(legacy, "b1", "xn--bcher-kva") == ["bücher.de"]
+    assert suggest_domains(legacy, "b1", "BÜCHER") == ["bücher.de"]

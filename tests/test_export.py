@@ -346,3 +346,67 @@ def test_a_domain_without_a_name_exports_as_an_empty_field(engine):
     assert export_text(engine) == (
         "domain,gleif_candidate_count,all_lei_codes,all_legal_names\n,0,,\na.com,0,,\n"
     )
+
+
+NULL_MARKER_ROWS = [
+    ["null.com", ACME, "\\N", "", ""],
+    ["lines.com", ZETA, "Two\nLines\nLtd", "", ""],
+    ["none.org", "", "", "", ""],
+]
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        (
+            ExportLayout.DOMAIN,
+            "domain,gleif_candidate_count,all_lei_codes,all_legal_names\n"
+            f'null.com,1,{ACME},"\\N"\n'
+            f'lines.com,1,{ZETA},"Two\nLines\nLtd"\n'
+            "none.org,0,,\n",
+        ),
+        (
+            ExportLayout.CANDIDATE,
+            "domain,lei_code,legal_name,match_score,match_method\n"
+            f'null.com,{ACME},"\\N",,\n'
+            f'lines.com,{ZETA},"Two\nLines\nLtd",,\n'
+            "none.org,,,,\n",
+        ),
+    ],
+)
+def test_a_legal_name_that_is_copys_null_marker_exports_the_same_bytes_on_both_databases(
+    engine, tmp_path, layout, expected
+):
+    # COPY quotes a text equal to its NULL marker \N; the Python writer does the same.
+    import_batch(engine, write_csv(tmp_path / "n.csv", NULL_MARKER_ROWS), "b1")
+    assert export_text(engine, layout=layout) == expected
+    parquet = export_bytes(engine, "b1", ExportOptions(layout=layout, format=ExportFormat.PARQUET))
+    names = pq.read_table(io.BytesIO(parquet)).column(
+        "all_legal_names" if layout is ExportLayout.DOMAIN else "legal_name"
+    )
+    assert names.to_pylist()[0] == "\\N"
+
+
+@pytest.mark.parametrize("layout", list(ExportLayout))
+@pytest.mark.parametrize("export_format", [ExportFormat.CSV, ExportFormat.PARQUET])
+def test_rows_written_counts_rows_not_newlines_inside_names(
+    engine, tmp_path, layout, export_format
+):
+    from gleif_data.export import write_export
+
+    import_batch(engine, write_csv(tmp_path / "n.csv", NULL_MARKER_ROWS), "b1")
+    steps = []
+    options = ExportOptions(layout=layout, format=export_format)
+    assert write_export(engine, "b1", io.BytesIO(), options, steps.append) == 3
+    assert sum(steps) == 3
+
+
+def test_the_cli_says_how_many_rows_it_wrote_not_how_many_lines(
+    engine, tmp_path, monkeypatch, capsys
+):
+    from gleif_data.cli import main
+
+    import_batch(engine, write_csv(tmp_path / "n.csv", NULL_MARKER_ROWS), "b1")
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    assert main(["export", "--batch", "b1", "--out", str(tmp_path / "out.csv")]) == 0
+    assert "3 rows written" in capsys.readouterr().err

@@ -84,7 +84,8 @@ ROWS = _rows()
 
 def expected_domains(field: str, needle: str) -> list[str]:
     """The plain-Python filter: substring under fold_text, every character literal."""
-    if not needle.strip():
+    needle = needle.strip() or (" " if " " in needle else "")
+    if not needle:
         return list(dict.fromkeys(row[0] for row in ROWS))  # an empty box filters nothing
     column = {"domain_contains": 0, "lei_contains": 1, "name_contains": 2}[field]
     folded = fold_text(needle)

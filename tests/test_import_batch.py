@@ -365,3 +365,27 @@ def test_the_import_check_digit_test_agrees_with_the_lei_module():
     assert [int("".join(str(int(ch, 36)) for ch in code)) % 97 == 1 for code in codes] == [
         has_valid_check_digits(code) for code in codes
     ]
+
+
+def test_the_unicode_and_ascii_spellings_of_a_domain_are_one_domain_found_by_either(
+    engine, tmp_path
+):
+    from gleif_data.domain_detail import find_domain
+    from gleif_data.explore import count_domains
+    from gleif_data.filters import DomainFilter
+
+    path = write_csv(
+        tmp_path / "b.csv",
+        [["bücher.de", ACME, "ACME", "", ""], ["xn--bcher-kva.de", ZETA, "Z", "", ""]],
+    )
+    import_batch(engine, path, "b1")
+    assert [row[:2] for row in candidates(engine, "b1")] == [
+        ("bücher.de", ACME),
+        ("bücher.de", ZETA),
+    ]
+    for spelling in ("bücher.de", "xn--bcher-kva.de", "XN--BCHER-KVA.DE"):
+        found = find_domain(engine, "b1", spelling)
+        assert found is not None
+        assert [c.lei_code for c in found.candidates] == [ACME, ZETA]
+        assert count_domains(engine, "b1", DomainFilter(domain_contains=spelling)) == 1
+    assert count_domains(engine, "b1", DomainFilter(domain_contains="xn--bcher-kva")) == 1
