@@ -60,4 +60,4 @@ clean:
 
 # Refresh the README's screenshots (docs/screenshots/) from the browser test.
 screenshots: $(VENV)/.dev
-	GLEIF_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/test_browser.py tests/test_browser_explore.py tests/test_browser_review.py
+	GLEIF_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/test_browser.py tests/test_browser_explore.py tests/test_browser_review.py tests/test_browser_domain.py

@@ -4,12 +4,13 @@ import functools
 
 import streamlit as st
 from sqlalchemy import Engine
+from streamlit.errors import FragmentHandledException
 from streamlit.runtime.pages_manager import PagesManager
 
 from gleif_data.db import make_engine
 from gleif_data.http_export import export_routes
 from pages.sign_in import link_signer, require_sign_in, sign_out_control
-from pages.ui import carry_view_to
+from pages.ui import carry_view_to, on_script_error, show_unexpected_error
 
 
 @functools.cache
@@ -19,7 +20,9 @@ def _route_engine() -> Engine:
 
 
 # `streamlit run app.py` finds this ASGI app and serves the route beside the pages.
-app = st.App(__file__, routes=export_routes(_route_engine, link_signer))
+app = st.App(
+    __file__, routes=export_routes(_route_engine, link_signer), on_script_error=on_script_error
+)
 
 # pages/ holds st.navigation pages, not Streamlit's older folder-based pages. Streamlit only
 # learns that when app.py first calls st.navigation, so until then a fresh server would open
@@ -40,4 +43,9 @@ if __name__ == "__main__":  # Streamlit runs this file as the page script of eve
     require_sign_in()
     sign_out_control()
     carry_view_to(current.url_path)
-    current.run()
+    try:
+        current.run()
+    except FragmentHandledException:
+        raise  # a fragment's error, shown already
+    except Exception as exc:  # st.stop, st.rerun and st.switch_page raise BaseExceptions
+        show_unexpected_error(exc, f"the {current.title} page")

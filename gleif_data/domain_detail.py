@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import ColumnElement, Engine, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
-from gleif_data.domains import lookup_domain
-from gleif_data.flags import candidate_conditions, flag_list
+from gleif_data.db import contains_text
+from gleif_data.domains import decode_ace_labels, lookup_domain, normalise_domain
+from gleif_data.flags import candidate_conditions, domain_country, flag_list
 from gleif_data.lei import has_valid_check_digits
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
 from gleif_data.names import name_score
+from gleif_data.text_fold import fold_text
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class CandidateDetail:
     """A candidate and its reference record (None where the LEI is not in the reference data)."""
 
     candidate_id: int
+    domain_id: int
     lei_code: str
     legal_name: str
     match_score: float | None
@@ -41,38 +44,104 @@ class CandidateDetail:
 
 @dataclass(frozen=True)
 class DomainDetail:
-    """A domain and its candidates in candidate id order."""
+    """A domain as the export lists it: every row stored under its name, with their candidates.
 
-    domain_id: int
+    A legacy batch can hold the same domain on several rows (the export has one line per
+    row); `candidates` are those of every row, in domain id then candidate id order.
+    """
+
     domain: str
     batch: str
+    domain_ids: list[int]
+    country: str | None
     candidates: list[CandidateDetail]
+    other_spellings: list[str] = field(default_factory=list)
+
+    @property
+    def domain_id(self) -> int:
+        """The first row's id."""
+        return self.domain_ids[0]
+
+    @property
+    def stored_times(self) -> int:
+        """On how many rows of the batch the domain is stored."""
+        return len(self.domain_ids)
 
 
 def find_domain(engine: Engine, batch: str, domain: str) -> DomainDetail | None:
-    """The domain of the batch with that name (trimmed, any case), or None."""
-    wanted = lookup_domain(domain)
-    query = (
-        select(Domain.id, Domain.domain)
-        .where(Domain.batch_id == batch, Domain.domain == wanted)
-        .order_by(Domain.id)
-        .limit(1)
-    )
+    """The domain of the batch that a typed name, a stored spelling or a pasted URL names.
+
+    First the text as typed (Explore links with the stored spelling) and its normal form
+    (trimmed, lower-cased, a URL reduced to its host), through the index; failing both,
+    the stored names equal to it under the text filters' case fold, as the export's
+    filters would find it (a legacy `Acme.COM` for `acme.com`). None when nothing matches.
+    """
+    typed = domain.strip()
+    if not typed or "\x00" in typed:
+        return None
+    wanted = lookup_domain(typed)
+    exact = [typed] if wanted == typed else [typed, wanted]
     with Session(engine) as session:
-        found = session.execute(query).first()
-        if found is None:
+        rows = session.execute(_rows_named(batch, Domain.domain.in_(exact))).all()
+        if not rows:
+            folded = func.gleif_fold(Domain.domain) == fold_text(wanted)
+            rows = session.execute(_rows_named(batch, folded)).all()
+        if not rows:
             return None
-        rows = session.execute(_candidates_query(found.id)).all()
+        spellings = list(dict.fromkeys(row.domain for row in rows))
+        chosen = next((s for s in (typed, wanted) if s in spellings), spellings[0])
+        ids = [row.id for row in rows if row.domain == chosen]
+        candidates = session.execute(_candidates_query(ids)).all()
+        country = next(row.country for row in rows if row.domain == chosen)
     return DomainDetail(
-        domain_id=found.id,
-        domain=found.domain,
+        domain=chosen,
         batch=batch,
-        candidates=[_detail(found.domain, *row) for row in rows],
+        domain_ids=ids,
+        country=country,
+        candidates=[_detail(chosen, *row) for row in candidates],
+        other_spellings=[s for s in spellings if s != chosen],
     )
 
 
-def _candidates_query(domain_id: int) -> Select[Any]:
-    """The domain's candidates, their reference records and their flags, in id order."""
+def suggest_domains(engine: Engine, batch: str, text: str, *, limit: int = 10) -> list[str]:
+    """Up to `limit` domains of the batch containing the text (or a pasted URL's host).
+
+    Those where the text comes earliest, then the shortest, then A-Z; each name once.
+    """
+    needle = _normal_form(text.strip())
+    needle = needle.removeprefix("www.") if "." in needle[4:] else needle
+    if not needle or "\x00" in needle:
+        return []
+    position = func.min(func.strpos(func.gleif_fold(Domain.domain), fold_text(needle)))
+    query = (
+        select(Domain.domain)
+        .where(Domain.batch_id == batch, contains_text(Domain.domain, needle))
+        .group_by(Domain.domain)
+        .order_by(position, func.length(Domain.domain), Domain.domain)
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        return list(connection.execute(query).scalars())
+
+
+def _normal_form(text: str) -> str:
+    """A domain or URL as the import stores it; part of a name with its xn-- labels decoded."""
+    try:
+        return normalise_domain(text)
+    except ValueError:
+        return decode_ace_labels(text)
+
+
+def _rows_named(batch: str, condition: ColumnElement[bool]) -> Select[Any]:
+    return (
+        select(Domain.id, Domain.domain, domain_country(Domain.domain).label("country"))
+        .where(Domain.batch_id == batch, condition)
+        .order_by(Domain.id)
+    )
+
+
+def _candidates_query(domain_ids: list[int]) -> Select[Any]:
+    """The rows' candidates, their reference records and their flags, in id order."""
     d = Domain.__table__.alias("d")
     c = GleifCandidate.__table__.alias("c")
     r = LeiRecord.__table__.alias("r")
@@ -82,8 +151,8 @@ def _candidates_query(domain_id: int) -> Select[Any]:
     return (
         select(candidate, record, flags)
         .select_from(c.join(d, d.c.id == c.c.domain_id).outerjoin(r, r.c.lei == c.c.lei_code))
-        .where(c.c.domain_id == domain_id)
-        .order_by(c.c.id)
+        .where(c.c.domain_id.in_(domain_ids))
+        .order_by(c.c.domain_id, c.c.id)
     )
 
 
@@ -93,6 +162,7 @@ def _detail(
     code = candidate.lei_code or ""
     return CandidateDetail(
         candidate_id=candidate.id,
+        domain_id=candidate.domain_id,
         lei_code=code,
         legal_name=candidate.legal_name or "",
         match_score=candidate.match_score,

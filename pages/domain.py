@@ -1,175 +1,273 @@
-"""Domain: one domain's candidates with every GLEIF fact the database has about them."""
+"""Domain: find a domain, see its candidates with their GLEIF facts, decide on each one."""
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from gleif_data.decisions import domain_history, domain_state, record_decision
-from gleif_data.domain_detail import find_domain
+from gleif_data.domain_detail import CandidateDetail, DomainDetail, find_domain, suggest_domains
 from gleif_data.errors import GleifDataError
-from gleif_data.qa_state import Action
-from pages.ui import analyst, choose_batch, database_or_stop, guarded
+from gleif_data.flags import Flag
+from gleif_data.qa_state import Action, CandidateState, QaStatus
+from pages.ui import analyst, analyst_input, choose_batch, database_or_stop, guarded, markdown_text
 
 GLEIF_RECORD_URL = "https://search.gleif.org/#/record/"
+SUGGESTIONS = 10
+NBSP = "\u00a0"
+
 
 engine = database_or_stop()
 st.title("Domain")
-summary = choose_batch()
-name = st.text_input(
-    "Domain", key="domain", bind="query-params", placeholder="acme.com", icon=":material/search:"
+batch_column, search_column = st.columns([1, 2])
+with batch_column:
+    summary = choose_batch()
+typed = search_column.text_input(
+    "Domain",
+    key="domain",
+    bind="query-params",
+    placeholder="acme.com, part of a name, or a pasted web address",
+    icon=":material/search:",
 )
-if not name:
+if not typed.strip():
     st.info(
-        "Type a domain of the batch, or select a row on the Explore page.", icon=":material/search:"
+        "Type a domain of the batch, part of one, or paste a web address; or select a row on "
+        "the Explore page.",
+        icon=":material/search:",
     )
     st.stop()
 
-detail = guarded(lambda: find_domain(engine, summary.batch, name))
+
+def open_domain(name: str) -> None:
+    """Show a suggested domain (a button callback)."""
+    st.session_state["domain"] = name
+
+
+detail: DomainDetail | None = guarded(lambda: find_domain(engine, summary.batch, typed))
 if detail is None:
-    st.warning(
-        f"The batch {summary.batch!r} has no domain {name.strip()!r}.", icon=":material/search_off:"
-    )
-    st.page_link(
-        "pages/explore.py", label="Find it on the Explore page", icon=":material/table_view:"
-    )
+    found = guarded(lambda: suggest_domains(engine, summary.batch, typed, limit=SUGGESTIONS))
+    shown = markdown_text(typed.strip())
+    if not found:
+        st.warning(
+            f"No domain of the batch {summary.batch!r} is or contains “{shown}”.",
+            icon=":material/search_off:",
+        )
+        st.stop()
+    more = " (the first ten: type more to narrow them)" if len(found) == SUGGESTIONS else ""
+    st.markdown(f"No domain is exactly “{shown}”. Domains containing it{more}:")
+    with st.container(horizontal=True, gap="small"):
+        for number, name in enumerate(found):
+            st.button(
+                name,
+                key=f"suggestion_{number}",
+                icon=":material/language:",
+                on_click=open_domain,
+                args=(name,),
+            )
     st.stop()
 
 st.subheader(detail.domain)
-count = len(detail.candidates)
-if count == 0:
-    st.info(
-        "The matching found no GLEIF candidate for this domain.", icon=":material/person_search:"
+about = []
+if detail.country:
+    about.append(f"Country-code domain of **{detail.country}**.")
+if detail.stored_times > 1:
+    about.append(
+        f"Stored **{detail.stored_times} times** in this batch (the export lists each row); "
+        "the candidates of every row are below."
     )
-    st.stop()
-st.caption(f"{count} candidate{'s' if count != 1 else ''}, in the order the matching listed them.")
+if about:
+    st.caption(" ".join(about))
+if detail.other_spellings:
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.caption("Also stored in another spelling, a domain of its own for decisions:")
+        for number, other in enumerate(detail.other_spellings):
+            st.button(
+                other,
+                key=f"spelling_{number}",
+                type="tertiary",
+                icon=":material/language:",
+                on_click=open_domain,
+                args=(other,),
+            )
 
-
-def date(value: object) -> str:
-    return value.strftime("%Y-%m-%d") if value is not None else ""  # type: ignore[attr-defined]
-
-
-table = pd.DataFrame(
-    [
-        {
-            "lei": GLEIF_RECORD_URL + c.lei_code,
-            "legal_name": c.legal_name,
-            "flags": ", ".join(c.flags),
-            "name_score": c.name_score,
-            "check_digits": "valid" if c.check_digits_valid else "INVALID",
-            "registration_status": c.registration_status
-            or ("" if c.in_reference_data else "not in reference data"),
-            "entity_status": c.entity_status or "",
-            "legal_address_country": c.legal_address_country or "",
-            "headquarters_country": c.headquarters_country or "",
-            "legal_jurisdiction": c.legal_jurisdiction or "",
-            "last_update": date(c.last_update),
-            "next_renewal": date(c.next_renewal),
-            "match_score": c.match_score,
-            "match_method": c.match_method or "",
-            "reference_legal_name": c.reference_legal_name or "",
-        }
-        for c in detail.candidates
-    ]
-)
-if count:
-    st.dataframe(
-        table,
-        hide_index=True,
-        column_config={
-            "lei": st.column_config.LinkColumn(
-                "LEI", display_text=r"https://search\.gleif\.org/#/record/(.*)", width="medium"
-            ),
-            "legal_name": st.column_config.TextColumn("Legal name (as matched)", width="large"),
-            "flags": st.column_config.TextColumn(
-                "Flags", help="See the Overview page for what each flag means."
-            ),
-            "name_score": st.column_config.ProgressColumn(
-                "Name score", min_value=0, max_value=100, format="%d"
-            ),
-            "check_digits": st.column_config.TextColumn("Check digits", help="ISO 7064 MOD 97-10"),
-            "registration_status": "Registration",
-            "entity_status": "Entity status",
-            "legal_address_country": "Legal address",
-            "headquarters_country": "Headquarters",
-            "legal_jurisdiction": "Jurisdiction",
-            "last_update": "Last update",
-            "next_renewal": "Next renewal",
-            "match_score": st.column_config.NumberColumn("Score", format="%.2f"),
-            "match_method": "Method",
-            "reference_legal_name": st.column_config.TextColumn(
-                "Legal name (GLEIF)", width="large"
-            ),
-        },
-    )
-
-st.subheader("QA decision")
 history = guarded(lambda: domain_history(engine, summary.batch, detail.domain))
 state = domain_state(history, [c.lei_code for c in detail.candidates])
-status, deciding = state.status, state.latest
-if deciding is None:
-    st.markdown(f"**{status.value.capitalize()}**")
-else:
-    accepted = state.accepted_lei
-    chosen = f": {accepted} ({state.accepted_legal_name})" if accepted else ""
-    when = deciding.decided_at.strftime("%Y-%m-%d %H:%M UTC")
-    st.markdown(f"**{status.value.capitalize()}**{chosen}, by {deciding.decided_by} on {when}")
-
-who = analyst()
-if not who:
-    st.text_input(
-        "Your name, recorded with your decisions",
-        key="analyst",
-        placeholder="e.g. Ana Silva",
-        persist_state="session",
-    )
-    st.caption("Asked once per session; with sign-in configured, your account is used.")
 
 
-def decide(action: Action, lei_code: str | None) -> None:
-    """Record a decision (a button callback)."""
+def decide(action: Action, lei_code: str | None = None) -> None:
+    """Record a decision (a button callback); a missing name refuses it with a message."""
+    who = analyst()
+    if not who:
+        st.session_state["decision_error"] = "Type your name first: decisions record who made them."
+        return
     try:
         record_decision(
             engine,
             batch=summary.batch,
             domain=detail.domain,
             action=action,
-            decided_by=analyst(),
+            decided_by=who,
             lei_code=lei_code,
             note=st.session_state.get("decision_note"),
         )
     except GleifDataError as exc:
-        st.session_state["decision_error"] = str(exc)
+        st.session_state["decision_error"] = f"Not recorded: {exc}."
+        return
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        st.session_state["decision_error"] = f"Not recorded: the database refused it ({reason})."
         return
     st.session_state["decision_note"] = ""
-    st.toast(f"Recorded: {action.value.replace('_', ' ')}", icon=":material/check:")
+    done = action.value.replace("_", " ")
+    st.toast(f"Recorded: {done}{f' {lei_code}' if lei_code else ''}", icon=":material/check:")
 
 
+def describe_state() -> str:
+    """The domain's state in words, with who set it and when."""
+    words = state.status.value.capitalize()
+    if state.accepted_lei:
+        name = markdown_text(state.accepted_legal_name or "")
+        words += f": **{name}** ({state.accepted_lei})"
+    elif state.status in (QaStatus.IN_REVIEW, QaStatus.REJECTED):
+        rejected = sum(1 for s in state.candidates.values() if s is CandidateState.REJECTED)
+        words += f" ({rejected} of {len(state.candidates)} candidates rejected)"
+    if state.latest is not None:
+        when = state.latest.decided_at.strftime("%Y-%m-%d %H:%M UTC")
+        when = when.replace(" ", NBSP).replace("-", "\u2011")  # wraps before it, not inside
+        words += f", last decision by {markdown_text(state.latest.decided_by)} on {when}"
+    return words
+
+
+STATUS_ICONS = {
+    QaStatus.ACCEPTED: ":material/check_circle:",
+    QaStatus.REJECTED: ":material/cancel:",
+    QaStatus.NO_MATCH: ":material/block:",
+}
 with st.container(border=True):
-    options = {c.lei_code: f"{c.lei_code} - {c.legal_name}" for c in detail.candidates}
-    candidate = None
-    if options:
-        candidate = st.selectbox(
-            "Candidate", list(options), format_func=options.get, key="decision_candidate"
+    st.markdown(
+        f"{STATUS_ICONS.get(state.status, ':material/pending:')} **QA:** {describe_state()}"
+    )
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        with st.container(width=300):
+            analyst_input()
+        who = analyst()
+        st.text_input(
+            "Note (optional)", key="decision_note", help="Recorded with the next decision."
         )
-    st.text_input("Note (optional)", key="decision_note")
-    disabled = not analyst()
-    with st.container(horizontal=True):
-        for label, icon, action in (
-            ("Accept", ":material/check_circle:", Action.ACCEPT),
-            ("Reject", ":material/cancel:", Action.REJECT),
-            ("No match", ":material/block:", Action.NO_MATCH),
-            ("Reset", ":material/undo:", Action.RESET),
-        ):
-            names_candidate = action in (Action.ACCEPT, Action.REJECT)
-            st.button(
-                label,
-                icon=icon,
-                type="primary" if action is Action.ACCEPT else "secondary",
-                disabled=disabled or (names_candidate and not candidate),
-                on_click=decide,
-                args=(action, candidate if names_candidate else None),
-            )
+        st.button(
+            "No match",
+            icon=":material/block:",
+            disabled=not who or state.status is QaStatus.NO_MATCH,
+            on_click=decide,
+            args=(Action.NO_MATCH,),
+            help="None of the candidates is the entity behind this domain.",
+        )
+        st.button(
+            "Reset",
+            icon=":material/undo:",
+            disabled=not who or state.latest is None,
+            on_click=decide,
+            args=(Action.RESET,),
+            help="Back to undecided; the history keeps every decision.",
+        )
+    if not who:
+        st.caption("Decisions need your name: type it above.")
     if error := st.session_state.pop("decision_error", None):
         st.error(error, icon=":material/error:")
+
+
+def date(value: object) -> str:
+    return value.strftime("%Y-%m-%d") if value is not None else "—"  # type: ignore[attr-defined]
+
+
+def fact(label: str, value: str | None) -> str:
+    """'Label **value**' that wraps between facts, never inside one."""
+    return f"{label} **{markdown_text(value) if value else '—'}**".replace(" ", NBSP)
+
+
+CANDIDATE_BADGES = {
+    CandidateState.ACCEPTED: ":green-badge[:material/check_circle: Accepted]",
+    CandidateState.REJECTED: ":red-badge[:material/cancel: Rejected]",
+    CandidateState.UNDECIDED: ":gray-badge[Undecided]",
+}
+
+
+def candidate_card(number: int, candidate: CandidateDetail) -> None:
+    """One candidate: its name, LEI, GLEIF facts, flags with reasons, its state and buttons."""
+    own = state.candidates.get(candidate.lei_code, CandidateState.UNDECIDED)
+    with st.container(border=True, horizontal=True):
+        with st.container():
+            row = ""
+            if detail.stored_times > 1:
+                row = f" · row {detail.domain_ids.index(candidate.domain_id) + 1}"
+            st.markdown(
+                f"**{number}. {markdown_text(candidate.legal_name) or '(no name)'}** "
+                f"{CANDIDATE_BADGES[own]}{row}"
+            )
+            link = f"[{candidate.lei_code}]({GLEIF_RECORD_URL}{candidate.lei_code})"
+            digits = "" if candidate.check_digits_valid else " · :red[check digits INVALID]"
+            method = f" ({markdown_text(candidate.match_method)})" if candidate.match_method else ""
+            score = f"{candidate.match_score:.2f}" if candidate.match_score is not None else "—"
+            gleif_name = ""
+            if candidate.reference_legal_name and candidate.reference_legal_name != (
+                candidate.legal_name
+            ):
+                gleif_name = f" · GLEIF name: {markdown_text(candidate.reference_legal_name)}"
+            lines = [
+                f"LEI {link}{digits} · name score **{candidate.name_score}** · "
+                f"match score {score}{method}{gleif_name}"
+            ]
+            if candidate.in_reference_data:
+                lines.append(
+                    " · ".join(
+                        [
+                            fact("Registration", candidate.registration_status),
+                            fact("Entity", candidate.entity_status),
+                            fact("Legal address", candidate.legal_address_country),
+                            fact("Headquarters", candidate.headquarters_country),
+                            fact("Jurisdiction", candidate.legal_jurisdiction),
+                            fact("Last update", date(candidate.last_update)),
+                            fact("Next renewal", date(candidate.next_renewal)),
+                        ]
+                    )
+                )
+            lines.extend(
+                f":orange-badge[{flag}] {markdown_text(Flag(flag).description)}"
+                for flag in candidate.flags
+            )
+            st.markdown("  \n".join(lines))
+        with st.container(width="content"):
+            st.button(
+                "Accept",
+                key=f"accept_{candidate.candidate_id}",
+                icon=":material/check_circle:",
+                type="primary",
+                disabled=not who or own is CandidateState.ACCEPTED,
+                on_click=decide,
+                args=(Action.ACCEPT, candidate.lei_code),
+                width="stretch",
+            )
+            st.button(
+                "Reject",
+                key=f"reject_{candidate.candidate_id}",
+                icon=":material/cancel:",
+                disabled=not who or own is CandidateState.REJECTED,
+                on_click=decide,
+                args=(Action.REJECT, candidate.lei_code),
+                width="stretch",
+            )
+
+
+count = len(detail.candidates)
+if count == 0:
+    st.info(
+        "The matching found no GLEIF candidate for this domain.", icon=":material/person_search:"
+    )
+else:
+    st.caption(
+        f"{count} candidate{'s' if count != 1 else ''}, in the order the matching listed them."
+    )
+    for number, candidate in enumerate(detail.candidates, 1):
+        candidate_card(number, candidate)
 
 if history:
     st.markdown("**History**")
@@ -188,4 +286,12 @@ if history:
             ]
         ),
         hide_index=True,
+        column_config={
+            "when": "When",
+            "who": "Who",
+            "decision": "Decision",
+            "lei": "LEI",
+            "legal_name": st.column_config.TextColumn("Legal name", width="large"),
+            "note": st.column_config.TextColumn("Note", width="large"),
+        },
     )

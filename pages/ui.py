@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
+import secrets
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import streamlit as st
 from sqlalchemy import Engine
@@ -62,6 +65,12 @@ _EMPTY: dict[str, object] = {
 }
 PAGE_KEYS = ("after", "before")
 _VIEW, _PAGE = "_view", "_page"
+ANALYST_COOKIE = "gleif_analyst"
+ANALYST_COOKIE_DAYS = 400  # the longest lifetime browsers grant a cookie
+ANALYST_MAX_CHARS = 100
+_EDITING_NAME, _TO_REMEMBER = "_analyst_editing", "_analyst_to_remember"
+_MARKDOWN_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")
+_log = logging.getLogger(__name__)
 
 
 @st.cache_resource
@@ -318,9 +327,11 @@ def clear_filters() -> None:
 
 
 def analyst() -> str:
-    """Who is deciding: the signed-in user, else the name given once in this session."""
+    """Who is deciding: the signed-in user, else the name given in this browser (a cookie)."""
     if st.user.get("is_logged_in"):
         return str(st.user.get("email") or st.user.get("name") or "")
+    if "analyst" not in st.session_state:
+        return _remembered_analyst()
     return str(st.session_state.get("analyst") or "").strip()
 
 
@@ -340,6 +351,105 @@ def open_page(url_path: str, params: Mapping[str, str]) -> None:
         "</script>",
         unsafe_allow_javascript=True,
     )
+
+
+def analyst_input() -> None:
+    """Who decides: the signed-in user, or a name asked once per browser and kept in a cookie."""
+    if st.user.get("is_logged_in"):
+        st.caption(f"Deciding as {analyst()} (signed in).")
+        return
+    if "analyst" not in st.session_state and (remembered := _remembered_analyst()):
+        st.session_state["analyst"] = remembered
+    if analyst() and not st.session_state.get(_EDITING_NAME):
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+            st.caption(f"Deciding as **{markdown_text(analyst())}**")
+            st.button(
+                "Change name",
+                icon=":material/edit:",
+                type="tertiary",
+                on_click=st.session_state.__setitem__,
+                args=(_EDITING_NAME, True),
+            )
+    else:
+        st.text_input(
+            "Your name, recorded with your decisions",
+            key="analyst",
+            # No help tooltip: its button would share the label (and its accessible name).
+            placeholder="e.g. Ana Silva (remembered in this browser)",
+            max_chars=ANALYST_MAX_CHARS,
+            persist_state="session",
+            on_change=_analyst_typed,
+        )
+    # On every run until a new connection brings the cookie back: a run that a quick rerun
+    # replaces never reaches the browser, and its script with it.
+    wanted = st.session_state.get(_TO_REMEMBER)
+    if wanted is not None and wanted != _remembered_analyst():
+        _write_analyst_cookie(wanted)
+
+
+def _analyst_typed() -> None:
+    st.session_state[_EDITING_NAME] = False
+    st.session_state[_TO_REMEMBER] = str(st.session_state.get("analyst") or "").strip()
+
+
+def _remembered_analyst() -> str:
+    value = st.context.cookies.get(ANALYST_COOKIE)
+    if not isinstance(value, str):  # no cookie (or no browser: AppTest)
+        return ""
+    return unquote(value).strip()[:ANALYST_MAX_CHARS]
+
+
+def _write_analyst_cookie(name: str) -> None:
+    """Set (or, for an empty name, delete) the cookie from the page: Streamlit cannot."""
+    # Percent-encoded, the value holds only letters, digits and %-._~: safe in JS and HTML.
+    # Lax, not Strict: Chromium leaves Strict cookies out of the WebSocket handshake, which
+    # is where st.context.cookies comes from.
+    value = quote(name, safe="")
+    lifetime = ANALYST_COOKIE_DAYS * 86_400 if name else 0
+    st.sidebar.html(  # the sidebar: no gap in the page's layout
+        f"<script>document.cookie = '{ANALYST_COOKIE}={value}; path=/; "
+        f"max-age={lifetime}; SameSite=Lax';</script>",
+        unsafe_allow_javascript=True,
+    )
+
+
+def markdown_text(text: str) -> str:
+    """Text shown literally inside Markdown: every ASCII punctuation character escaped."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\g<0>", text)
+
+
+def show_unexpected_error(exc: BaseException, where: str) -> None:
+    """The app's own panel for an error no page expected: what failed, what to do, a reference.
+
+    No traceback and no exception text (it may hold data); both go to the server log under
+    the reference, which the analyst can quote.
+    """
+    reference = secrets.token_hex(4)
+    _log.error("unexpected error in %s (reference %s)", where, reference, exc_info=exc)
+    if isinstance(exc, DBAPIError):
+        # The driver's first line names a table or column, never the connection's secrets.
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        what = f"the database refused a query: {markdown_text(first)}"
+        todo = (
+            "If the database was changed by hand or by another program, its schema may no "
+            "longer be what the dashboard expects: whoever runs it can check with "
+            "`python -m gleif_data migrate`."
+        )
+    else:
+        what = f"an unexpected error ({type(exc).__name__})"  # its text may hold data
+        todo = "Reload the page to try again."
+    st.error(
+        f"**{where[:1].upper()}{where[1:]} failed**: {what}.  \n{todo} "
+        "If it happens again, tell whoever runs the dashboard and quote the reference "
+        f"**{reference}**: the server log has the details under it.",
+        icon=":material/error:",
+    )
+
+
+def on_script_error(exc: Exception) -> bool:
+    """st.App's handler for what a callback or fragment raises: our panel, not Streamlit's."""
+    show_unexpected_error(exc, "the last action")
+    return True
 
 
 def carry_view_to(page: str) -> None:

@@ -135,13 +135,13 @@ def test_domain_view_shows_candidates_and_invalid_check_digits(two_batches, monk
     at = app(monkeypatch, url_of(two_batches), "pages/domain.py")
     at.text_input(key="domain").input(" Annulled.DK ").run()
     assert not at.exception
-    table = at.dataframe[0].value
-    assert table["lei"].tolist() == [f"https://search.gleif.org/#/record/{ANNULLED}"]
-    assert table["check_digits"].tolist() == ["INVALID"]
-    assert table["registration_status"].tolist() == ["not in reference data"]
+    card = next(m.value for m in at.markdown if m.value.startswith("LEI "))
+    assert card.startswith(f"LEI [{ANNULLED}](https://search.gleif.org/#/record/{ANNULLED})")
+    assert "check digits INVALID" in card
+    assert any(":orange-badge[unknown_lei] The LEI is not in" in m.value for m in at.markdown)
 
     at.text_input(key="domain").input("nowhere.com").run()
-    assert "has no domain 'nowhere.com'" in at.warning[0].value
+    assert "No domain of the batch 'alpha' is or contains “nowhere\\.com”" in at.warning[0].value
 
 
 def test_export_counts_rows_and_downloads_the_cli_bytes(two_batches, monkeypatch, downloads):
@@ -182,14 +182,15 @@ def test_an_unreachable_database_shows_a_panel_without_the_password(monkeypatch)
 def test_an_analyst_accepts_a_candidate_and_sees_it_in_the_history(two_batches, monkeypatch):
     at = app(monkeypatch, url_of(two_batches), "pages/domain.py")
     at.text_input(key="domain").input("site003.com").run()
-    accept = next(b for b in at.button if b.label == "Accept")
-    assert accept.disabled, "no decision without a name"
+    accept = [b for b in at.button if b.label == "Accept"]
+    assert len(accept) == 2
+    assert all(b.disabled for b in accept), "no decision without a name"
     at.text_input(key="analyst").input("Ana").run()
-    at.selectbox(key="decision_candidate").set_value(ZETA).run()
     at.text_input(key="decision_note").input("the GmbH runs the site").run()
-    next(b for b in at.button if b.label == "Accept").click().run()
+    [b for b in at.button if b.label == "Accept"][1].click().run()
     assert not at.exception
-    assert any(m.value.startswith("**Accepted**: " + ZETA) for m in at.markdown)
+    state = next(m.value for m in at.markdown if "**QA:**" in m.value)
+    assert f"Accepted: **Zeta\\; GmbH** ({ZETA}), last decision by Ana on " in state
     history = at.dataframe[-1].value
     assert history[["who", "decision", "lei", "note"]].values.tolist() == [
         ["Ana", "accept", ZETA, "the GmbH runs the site"]

@@ -95,7 +95,9 @@ def test_domain_view_lists_candidates_with_gleif_facts(page, server):
     )
     page.get_by_text("candidates, in the order").wait_for()
     settle(page)
-    shot(page, "domain")
+    # The README's picture of this page: tests/test_browser_domain.py.
+    assert page.locator("a[href^='https://search.gleif.org/#/record/']").count() >= 1
+    expect(page.get_by_text("Registration ").first).to_be_visible()
 
 
 def test_the_downloaded_export_equals_the_cli_export(page, server, seeded_url, tmp_path):
@@ -154,7 +156,7 @@ def test_an_analyst_accepts_a_candidate_in_the_browser(page, server, seeded_url)
         if r.candidate_count == 1
     )
     page.goto(f"{server}/domain?batch=demo-small&domain={domain.domain}")
-    page.get_by_text("QA decision").wait_for()
+    page.get_by_text("QA:").wait_for()
     page.get_by_label("Your name, recorded with your decisions").fill("Browser Analyst")
     page.get_by_label("Your name, recorded with your decisions").press("Enter")
     settle(page)
