@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, select
 
 from gleif_data.domain_detail import CandidateDetail
-from gleif_data.flags import GENERIC_COUNTRY_TLDS, TLD_COUNTRIES, Flag
+from gleif_data.flags import Flag
 from gleif_data.models import Domain, GleifCandidate
 
 
@@ -42,20 +42,6 @@ def domains_sharing_lei(
         names = [row.domain for row in connection.execute(first)]
         total = connection.execute(count).scalar_one()
     return SharedLei(domains=names, count=total)
-
-
-def domain_country(domain: str) -> str | None:
-    """The ISO country of a domain's country-code TLD (`.co.uk` gives GB), None for generic ones.
-
-    The rule of flags.domain_country, in Python.
-    """
-    label = domain.lower().rsplit(".", 1)
-    if len(label) != 2:
-        return None
-    tld = label[1]
-    if len(tld) != 2 or not tld.isascii() or not tld.isalpha() or tld in GENERIC_COUNTRY_TLDS:
-        return None
-    return TLD_COUNTRIES.get(tld, tld.upper())
 
 
 def candidate_reason(

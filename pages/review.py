@@ -22,7 +22,6 @@ from gleif_data.domain_detail import CandidateDetail, DomainDetail, find_domain
 from gleif_data.errors import GleifDataError
 from gleif_data.flag_reasons import (
     candidate_reason,
-    domain_country,
     domain_reasons,
     domains_sharing_lei,
 )
@@ -270,7 +269,7 @@ with st.container(border=True):
             status.value.capitalize(),
             color=STATUS_COLOURS.get(status, "gray"),
         )
-    country = domain_country(detail.domain)
+    country = detail.country
     tld = detail.domain.rsplit(".", 1)[-1]
     facts = [
         f"ccTLD .{tld}: country {country}"

@@ -3,22 +3,20 @@
 import dataclasses
 
 import pytest
-from sqlalchemy import literal, select
 
 from gleif_data.domain_detail import CandidateDetail, find_domain
 from gleif_data.flag_reasons import (
     SharedLei,
     candidate_reason,
-    domain_country,
     domain_reasons,
     domains_sharing_lei,
 )
-from gleif_data.flags import domain_country as sql_domain_country
 from gleif_data.import_batch import import_batch
 from tests.support import write_csv
 
 US_CANDIDATE = CandidateDetail(
     candidate_id=1,
+    domain_id=1,
     lei_code="5493001KJTIIGC8Y1R12",
     legal_name="ACME INC",
     match_score=None,
@@ -36,19 +34,6 @@ US_CANDIDATE = CandidateDetail(
     name_score=100,
     flags=["not_issued", "inactive_entity", "country_mismatch"],
 )
-DOMAINS = [
-    "acme.de",
-    "shop.acme.co.uk",
-    "acme.com.br",
-    "acme.com",
-    "acme.io",
-    "acme.eu",
-    "ACME.FR",
-    "acme.d1",
-    "acme.xn--p1ai",
-    "localhost",
-    "acme.a",
-]
 
 
 @pytest.mark.parametrize(
@@ -85,16 +70,6 @@ def test_domain_flags_say_how_many_candidates():
     ]
     assert domain_reasons(1) == []
     assert domain_reasons(3) == ["ambiguous: 3 candidates, and at most one can be the match"]
-
-
-def test_the_python_country_rule_agrees_with_the_sql_one(engine):
-    with engine.connect() as connection:
-        in_sql = [
-            connection.execute(select(sql_domain_country(literal(domain)))).scalar_one()
-            for domain in DOMAINS
-        ]
-    assert [domain_country(domain) for domain in DOMAINS] == in_sql
-    assert in_sql[:4] == ["DE", "GB", "BR", None]
 
 
 def test_shared_lei_names_the_other_domains_of_the_batch(engine, tmp_path):
