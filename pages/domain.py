@@ -18,10 +18,8 @@ NBSP = "\u00a0"
 
 engine = database_or_stop()
 st.title("Domain")
-batch_column, search_column = st.columns([1, 2])
-with batch_column:
-    summary = choose_batch()
-typed = search_column.text_input(
+summary = choose_batch()
+typed = st.text_input(
     "Domain",
     key="domain",
     bind="query-params",

@@ -151,3 +151,26 @@ def browser() -> Iterator[object]:
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def seeded_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite file with the demo batches, one per test module (a module may override it)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    seeded = make_engine(url)
+    upgrade(seeded)
+    from gleif_data.demo import load_demo
+
+    load_demo(seeded)
+    seeded.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def server(seeded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard served (`streamlit run app.py`) on `seeded_url`, for the module's tests."""
+    from tests.support import require_browser, running_app
+
+    require_browser()
+    with running_app(seeded_url, tmp_path_factory.mktemp("server") / "streamlit.log") as app:
+        yield app.base

@@ -13,36 +13,16 @@ import shutil
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
 from gleif_data.config import PROJECT_DIR
 from gleif_data.db import make_engine
-from gleif_data.demo import load_demo
-from gleif_data.migrate import upgrade
 from tests.browser_kit import choose_batch, settle, shot
-from tests.support import CHROMIUM, require_browser, running_app
+from tests.support import CHROMIUM, require_browser
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def seeded_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'demo.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    load_demo(engine)
-    engine.dispose()
-    return url
-
-
-@pytest.fixture(scope="module")
-def server(seeded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    require_browser()
-    with running_app(seeded_url, tmp_path_factory.mktemp("server") / "streamlit.log") as app:
-        yield app.base
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from sqlalchemy import text
 
 from gleif_data.db import make_engine
 from gleif_data.decisions import domain_history
-from gleif_data.demo import load_demo
 from gleif_data.import_batch import import_batch
 from gleif_data.migrate import upgrade
 from tests.browser_kit import settle, shot
@@ -24,23 +23,6 @@ from tests.support import require_browser, running_app, write_csv
 
 pytestmark = pytest.mark.browser
 NAME_BOX = "Your name, recorded with your decisions"
-
-
-@pytest.fixture(scope="module")
-def seeded_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser-domain') / 'demo.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    load_demo(engine)
-    engine.dispose()
-    return url
-
-
-@pytest.fixture(scope="module")
-def server(seeded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    require_browser()
-    with running_app(seeded_url, tmp_path_factory.mktemp("server") / "streamlit.log") as app:
-        yield app.base
 
 
 @pytest.fixture

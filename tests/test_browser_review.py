@@ -7,7 +7,6 @@ Runs on an SQLite and a PostgreSQL database seeded with the demo. Screenshots of
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -23,7 +22,6 @@ from gleif_data.migrate import upgrade
 from gleif_data.review_queue import ReviewQueue, next_domain
 from tests.browser_kit import settle, shot
 from tests.conftest import create_database
-from tests.support import require_browser, running_app
 
 pytestmark = pytest.mark.browser
 BATCH = "demo-large"
@@ -48,13 +46,6 @@ def seeded_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     load_demo(engine)
     engine.dispose()
     return url
-
-
-@pytest.fixture(scope="module")
-def server(seeded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    require_browser()
-    with running_app(seeded_url, tmp_path_factory.mktemp("server") / "streamlit.log") as app:
-        yield app.base
 
 
 @pytest.fixture
