@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from sqlalchemy import ColumnElement, exists, false, func, select
+from sqlalchemy import ColumnElement, exists, false, func, or_, select
 from sqlalchemy.sql import FromClause
 
 from gleif_data.db import contains_text
@@ -48,8 +48,6 @@ class DomainFilter:
                 raise ValueError(f"{name} must be text")
             if value is not None:
                 value = trimmed_needle(value)
-                if name == "domain_contains" and value is not None:
-                    value = decode_ace_labels(value)  # domains are stored in Unicode form
                 object.__setattr__(self, name, value)
         for name, top in MAX_VALUES.items():
             value = getattr(self, name)
@@ -101,7 +99,17 @@ class DomainFilter:
         if any(text is not None and "\x00" in text for text in texts):
             return [false()]  # no stored text holds NUL (PostgreSQL refuses it outright)
         if self.domain_contains is not None:
-            where.append(contains_text(domains.c.domain, self.domain_contains))
+            # Imports store domains in Unicode form; a legacy database may hold the ACE
+            # (xn--) spelling the filter was typed in: either one matches.
+            unicode = decode_ace_labels(self.domain_contains)
+            where.append(
+                contains_text(domains.c.domain, self.domain_contains)
+                if unicode == self.domain_contains
+                else or_(
+                    contains_text(domains.c.domain, unicode),
+                    contains_text(domains.c.domain, self.domain_contains),
+                )
+            )
         if self.lei_contains is not None:
             where.append(_any_candidate(domains, GleifCandidate.lei_code, self.lei_contains))
         if self.name_contains is not None:

@@ -62,3 +62,22 @@ def test_a_space_filter_finds_names_with_a_space_on_both_databases(
     out = tmp_path / "out.csv"
     assert main(["export", "--batch", "b", "--out", str(out), f"--name-contains={typed}"]) == 0
     assert _domains(out.read_bytes()) == domains
+
+
+def test_a_legacy_domain_stored_in_ace_form_is_found_by_either_spelling(engine):
+    from sqlalchemy import insert
+
+    from gleif_data.models import Domain
+
+    # The legacy matching process may have written the ACE (xn--) form; imports store Unicode.
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Domain),
+            [
+                {"id": 1, "domain": "xn--bcher-kva.de", "batch_id": "legacy"},
+                {"id": 2, "domain": "bücher.at", "batch_id": "legacy"},
+            ],
+        )
+    # An ACE filter finds both spellings; a Unicode one finds the Unicode rows only.
+    for typed, expected in (("xn--bcher-kva", 2), ("bücher", 1), ("xn--bcher", 1), ("cher", 2)):
+        assert count_domains(engine, "legacy", DomainFilter(domain_contains=typed)) == expected
