@@ -19,10 +19,13 @@ from tests.support import write_csv
 ACME = "5493001KJTIIGC8Y1R12"
 
 
-def run(engine, *args, **kwargs):
-    options = {"capture_output": True, "timeout": 120, "check": False, **kwargs}
+def run(engine, *args, timeout=120, **kwargs):
+    options = {"capture_output": True, "check": False, **kwargs}
     return subprocess.run(
-        [sys.executable, "-m", "gleif_data", *args], env=database_env(engine), **options
+        [sys.executable, "-m", "gleif_data", *args],
+        env=database_env(engine),
+        timeout=timeout,
+        **options,
     )
 
 
