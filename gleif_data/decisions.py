@@ -18,6 +18,7 @@ from sqlalchemy.ext.compiler import compiles
 
 from gleif_data.csv_input import open_csv
 from gleif_data.db import write_transaction
+from gleif_data.domain_detail import stored_domain
 from gleif_data.errors import GleifDataError, InputError
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import any_flag
@@ -175,21 +176,13 @@ def record_decision(
 
 
 def _stored_domain(connection: Connection, batch: str, domain: str) -> str:
-    """The domain's name as the batch stores it: exactly as given, else in any case."""
-    wanted = domain.strip()
-    exact = select(Domain.domain).where(Domain.batch_id == batch, Domain.domain == wanted)
-    found = connection.execute(exact.limit(1)).scalar()
+    """The domain's name as the batch stores it, found as the Domain page finds it.
+
+    Decisions join domains by their stored name, so they must carry that spelling.
+    """
+    found = stored_domain(connection, batch, domain)
     if found is None:
-        # Decisions join domains by their stored name, so they must carry that spelling.
-        any_case = (
-            select(Domain.domain)
-            .where(Domain.batch_id == batch, func.lower(Domain.domain) == func.lower(wanted))
-            .order_by(Domain.id)
-            .limit(1)
-        )
-        found = connection.execute(any_case).scalar()
-    if found is None:
-        raise GleifDataError(f"the batch {batch!r} has no domain {wanted!r}")
+        raise GleifDataError(f"the batch {batch!r} has no domain {domain.strip()!r}")
     return found
 
 

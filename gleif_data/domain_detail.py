@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from gleif_data.db import contains_text
@@ -76,23 +76,15 @@ def find_domain(engine: Engine, batch: str, domain: str) -> DomainDetail | None:
     the stored names equal to it under the text filters' case fold, as the export's
     filters would find it (a legacy `Acme.COM` for `acme.com`). None when nothing matches.
     """
-    typed = domain.strip()
-    if not typed or "\x00" in typed:
-        return None
-    wanted = lookup_domain(typed)
-    exact = [typed] if wanted == typed else [typed, wanted]
     with Session(engine) as session:
-        rows = session.execute(_rows_named(batch, Domain.domain.in_(exact))).all()
-        if not rows:
-            folded = func.gleif_fold(Domain.domain) == fold_text(wanted)
-            rows = session.execute(_rows_named(batch, folded)).all()
-        if not rows:
+        found = _named_rows(session, batch, domain)
+        if found is None:
             return None
-        spellings = list(dict.fromkeys(row.domain for row in rows))
-        chosen = next((s for s in (typed, wanted) if s in spellings), spellings[0])
+        chosen, rows = found
         ids = [row.id for row in rows if row.domain == chosen]
         candidates = session.execute(_candidates_query(ids)).all()
         country = next(row.country for row in rows if row.domain == chosen)
+        spellings = list(dict.fromkeys(row.domain for row in rows))
     return DomainDetail(
         domain=chosen,
         batch=batch,
@@ -101,6 +93,31 @@ def find_domain(engine: Engine, batch: str, domain: str) -> DomainDetail | None:
         candidates=[_detail(chosen, *row) for row in candidates],
         other_spellings=[s for s in spellings if s != chosen],
     )
+
+
+def stored_domain(connection: Connection | Session, batch: str, domain: str) -> str | None:
+    """The batch's stored spelling of the domain that `find_domain` would open, or None."""
+    found = _named_rows(connection, batch, domain)
+    return None if found is None else found[0]
+
+
+def _named_rows(
+    connection: Connection | Session, batch: str, domain: str
+) -> tuple[str, list[Any]] | None:
+    """The chosen stored spelling and every row named by the text, or None (find_domain's rule)."""
+    typed = domain.strip()
+    if not typed or "\x00" in typed:
+        return None
+    wanted = lookup_domain(typed)
+    exact = [typed] if wanted == typed else [typed, wanted]
+    rows = connection.execute(_rows_named(batch, Domain.domain.in_(exact))).all()
+    if not rows:
+        folded = func.gleif_fold(Domain.domain) == fold_text(wanted)
+        rows = connection.execute(_rows_named(batch, folded)).all()
+    if not rows:
+        return None
+    spellings = list(dict.fromkeys(row.domain for row in rows))
+    return next((s for s in (typed, wanted) if s in spellings), spellings[0]), list(rows)
 
 
 def suggest_domains(engine: Engine, batch: str, text: str, *, limit: int = 10) -> list[str]:
