@@ -7,10 +7,11 @@ from sqlalchemy import Engine
 from streamlit.errors import FragmentHandledException
 from streamlit.runtime.pages_manager import PagesManager
 
+from dashboard.errors import on_script_error, show_unexpected_error
+from dashboard.sign_in import link_signer, require_sign_in, sign_out_control
+from dashboard.view_state import carry_view_to
 from gleif_data.db import make_engine
 from gleif_data.http_export import export_routes
-from pages.sign_in import link_signer, require_sign_in, sign_out_control
-from pages.ui import carry_view_to, on_script_error, show_unexpected_error
 
 
 @functools.cache

@@ -4,12 +4,15 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.exc import DBAPIError
 
+from dashboard.analyst import analyst, analyst_input
+from dashboard.controls import choose_batch
+from dashboard.data import database_or_stop, guarded
+from dashboard.errors import markdown_text
 from gleif_data.decisions import domain_history, domain_state, record_decision
 from gleif_data.domain_detail import CandidateDetail, DomainDetail, find_domain, suggest_domains
 from gleif_data.errors import GleifDataError
 from gleif_data.flags import Flag
 from gleif_data.qa_state import Action, CandidateState, QaStatus
-from pages.ui import analyst, analyst_input, choose_batch, database_or_stop, guarded, markdown_text
 
 GLEIF_RECORD_URL = "https://search.gleif.org/#/record/"
 SUGGESTIONS = 10

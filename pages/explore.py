@@ -3,24 +3,20 @@
 import pandas as pd
 import streamlit as st
 
+from dashboard.bulk_qa import bulk_qa
+from dashboard.controls import choose_batch, filter_controls
+from dashboard.data import (
+    SUMMARY_TTL,
+    cached_count,
+    count_version,
+    database_or_stop,
+    guarded,
+    within_time_limit,
+)
+from dashboard.view_state import clear_filters, describe_filters, open_page, reset_page
 from gleif_data.explore import Cursor, SortOrder, count_before, explore_page
 from gleif_data.filters import DomainFilter
 from gleif_data.statement_timeout import statement_timeout_seconds
-from pages.bulk_qa import bulk_qa
-from pages.ui import (
-    SUMMARY_TTL,
-    cached_count,
-    choose_batch,
-    clear_filters,
-    count_version,
-    database_or_stop,
-    describe_filters,
-    filter_controls,
-    guarded,
-    open_page,
-    reset_page,
-    within_time_limit,
-)
 
 PAGE_SIZE = 50
 SHOWN_IN_CELL = 2

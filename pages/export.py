@@ -4,6 +4,10 @@ from urllib.parse import quote, urlencode
 
 import streamlit as st
 
+from dashboard.controls import choose_batch, filter_controls
+from dashboard.data import cached_export_rows, count_version, database_or_stop, within_time_limit
+from dashboard.sign_in import link_signer
+from dashboard.view_state import describe_filters
 from gleif_data.export import (
     MEDIA_TYPES,
     ExportFormat,
@@ -15,16 +19,6 @@ from gleif_data.export import (
 from gleif_data.export_links import DEFAULT_LIFETIME_SECONDS, SigningUnavailable
 from gleif_data.filters import DomainFilter
 from gleif_data.http_export import export_params
-from pages.sign_in import link_signer
-from pages.ui import (
-    cached_export_rows,
-    choose_batch,
-    count_version,
-    database_or_stop,
-    describe_filters,
-    filter_controls,
-    within_time_limit,
-)
 
 # Up to this many rows the file is built in the server's memory for the download button;
 # larger exports stream from the export route instead.

@@ -3,18 +3,18 @@
 import pandas as pd
 import streamlit as st
 
-from gleif_data.flags import Flag
-from gleif_data.overview import BUCKETS, NOT_IN_REFERENCE
-from pages.ui import (
+from dashboard.controls import choose_batch
+from dashboard.data import (
     cached_overview,
     cached_qa_overview,
     cached_reference_data,
-    choose_batch,
     database_or_stop,
     guarded,
-    open_page,
     version,
 )
+from dashboard.view_state import open_page
+from gleif_data.flags import Flag
+from gleif_data.overview import BUCKETS, NOT_IN_REFERENCE
 
 OPEN_EXPLORE = "_open_explore"
 

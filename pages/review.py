@@ -17,6 +17,10 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import streamlit as st
 
+from dashboard.analyst import analyst
+from dashboard.controls import choose_batch, filter_controls
+from dashboard.data import database_or_stop, guarded, version, within_time_limit
+from dashboard.view_state import describe_filters
 from gleif_data.decisions import DomainState, domain_history, domain_state, record_decision
 from gleif_data.domain_detail import CandidateDetail, DomainDetail, find_domain
 from gleif_data.errors import GleifDataError
@@ -36,16 +40,6 @@ from gleif_data.review_queue import (
     queue_position,
 )
 from gleif_data.statement_timeout import is_statement_timeout, statement_timeout_seconds
-from pages.ui import (
-    analyst,
-    choose_batch,
-    database_or_stop,
-    describe_filters,
-    filter_controls,
-    guarded,
-    version,
-    within_time_limit,
-)
 
 GLEIF_RECORD_URL = "https://search.gleif.org/#/record/"
 TO_REVIEW, EVERY_DOMAIN = "To review", "All filtered"

@@ -205,7 +205,7 @@ def test_a_broken_schema_shows_the_apps_own_panel_without_details(batch, monkeyp
 def test_an_unexpected_error_names_its_type_and_no_message(monkeypatch):
     import streamlit as st
 
-    from pages import ui
+    from dashboard import errors as ui
 
     shown = []
     monkeypatch.setattr(st, "error", lambda body, **_: shown.append(body))
@@ -218,7 +218,7 @@ def test_an_unexpected_error_names_its_type_and_no_message(monkeypatch):
 def test_an_error_in_a_button_callback_gets_the_same_panel(monkeypatch):
     import streamlit as st
 
-    from pages import ui
+    from dashboard import errors as ui
 
     shown = []
     monkeypatch.setattr(st, "error", lambda body, **_: shown.append(body))

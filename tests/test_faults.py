@@ -306,12 +306,12 @@ def _slow_count(engine, *_args):
 
 
 def _app_whose_count_runs_out_of_time(url, page, count, monkeypatch) -> AppTest:
-    """The page opened, then a 1 s statement limit and a count (pages.ui.`count`) beyond it."""
+    """The page opened, then a 1 s statement limit and a count (dashboard.data.`count`) beyond it."""
     at = _app(url, page, monkeypatch)
     monkeypatch.setenv("GLEIF_STATEMENT_TIMEOUT", "1")
     st.cache_resource.clear()
     st.cache_data.clear()
-    monkeypatch.setattr(f"pages.ui.{count}", _slow_count)
+    monkeypatch.setattr(f"dashboard.data.{count}", _slow_count)
     return at
 
 

@@ -6,6 +6,8 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from dashboard.analyst import analyst
+from dashboard.data import guarded
 from gleif_data.decisions import (
     BulkAccept,
     BulkAcceptSummary,
@@ -17,7 +19,6 @@ from gleif_data.decisions import (
 )
 from gleif_data.errors import GleifDataError
 from gleif_data.filters import DomainFilter
-from pages.ui import analyst, guarded
 
 CONFIRM, LAST, UNDONE, ERROR = "bulk_confirm", "bulk_last", "bulk_undone", "bulk_error"
 EARLIER_SHOWN = 10
