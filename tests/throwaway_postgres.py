@@ -2,7 +2,8 @@
 
 Fault tests stop the database under a running export; they must never touch the shared
 server that other test runs use. initdb refuses to run as root, so the cluster belongs to
-the `postgres` OS user when the tests run as root.
+the `postgres` OS user when the tests run as root. A server can also be a hot standby of
+another one (`standby_of`), copied from it by `pg_basebackup -R`: tests/replicated_postgres.py.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ POSTGRES_BIN = Path(os.environ.get("POSTGRES_BIN", "/usr/lib/postgresql/15/bin")
 
 
 class ThrowawayPostgres:
-    """One PostgreSQL cluster on a free port; `stop()` kills it at once, as a crash would."""
+    """One PostgreSQL cluster on a free port; `stop()` kills it at once, as a crash would.
 
-    def __init__(self) -> None:
+    With `standby_of` (a started server), the cluster is a streaming-replication copy of that
+    one, which starts as its hot standby.
+    """
+
+    def __init__(self, *, standby_of: ThrowawayPostgres | None = None) -> None:
         if not (POSTGRES_BIN / "initdb").exists():
             message = f"{POSTGRES_BIN}/initdb is missing: apt-get install postgresql"
             if os.environ.get("CI") == "true":
@@ -36,6 +41,15 @@ class ThrowawayPostgres:
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres")
             self._as_owner = ["runuser", "-u", "postgres", "--"]
+        if standby_of is not None:
+            # -R writes primary_conninfo and standby.signal: the copy starts as a standby
+            # that streams from the primary; -X stream copies the WAL written meanwhile.
+            self._run(
+                "pg_basebackup", "-D", str(self.data), "-h", "127.0.0.1",
+                "-p", str(standby_of.port), "-U", standby_of.url.username or "", "-X", "stream",
+                "-R", "-c", "fast", "--no-sync",
+            )  # fmt: skip
+            return
         self._run(
             "initdb", "-D", str(self.data), "-U", "root" if os.geteuid() == 0 else _me(),
             "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "-N",
