@@ -8,10 +8,11 @@ from typing import TypeVar
 import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard.sign_in import require_sign_in
-from gleif_data.config import ConfigError, describe_url, resolve_database_url
-from gleif_data.db import make_engine
+from gleif_data.config import ConfigError, describe_url, resolve_database_urls
+from gleif_data.db import make_read_engine, primary_engine, reads_replica
 from gleif_data.explore import count_domains
 from gleif_data.export import ExportOptions, count_export_rows
 from gleif_data.filters import DomainFilter
@@ -24,6 +25,7 @@ from gleif_data.overview import (
     qa_overview,
 )
 from gleif_data.queries import BatchSize, DataVersion, data_version, list_batch_sizes, ping
+from gleif_data.replica import WRITE_LOG, WriteLog
 from gleif_data.statement_timeout import (
     is_statement_timeout,
     statement_timeout_seconds,
@@ -33,20 +35,34 @@ from gleif_data.statement_timeout import (
 
 T = TypeVar("T")
 
-T = TypeVar("T")
-
 
 RETRY_SECONDS = 5
 
 
 SUMMARY_TTL = 300  # seconds; a new import changes the data version and refreshes sooner
+LAST_WRITE = "gleif_last_write"  # the session's replica.WriteLog
 
 
 @st.cache_resource
+def _read_engine() -> Engine:
+    """The server process's engine for reads (and its primary's, for writes); time-limited."""
+    urls = resolve_database_urls()
+    return make_read_engine(urls, **timeout_engine_options(urls.write, statement_timeout_seconds()))
+
+
 def engine() -> Engine:
-    """One engine (and connection pool) per server process; queries have a time limit."""
-    url = resolve_database_url()
-    return make_engine(url, **timeout_engine_options(url, statement_timeout_seconds()))
+    """The engine this session reads from; writes through it go to the primary.
+
+    With a read replica: the replica, except while it has not replayed the session's last
+    write yet (one small query tells), when the session reads the primary. So an analyst
+    sees a decision at once, and nobody waits for the replica.
+    """
+    read = _read_engine()
+    if not reads_replica(read) or get_script_run_ctx() is None:
+        return read
+    last_write = st.session_state.setdefault(LAST_WRITE, WriteLog())
+    current = read if last_write.seen_by(read) else primary_engine(read)
+    return current.execution_options(**{WRITE_LOG: last_write})
 
 
 @st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
@@ -159,7 +175,7 @@ def _stop_on(exc: DBAPIError) -> None:
 
 def show_database_error() -> None:
     """Name the database (never its password), and come back by itself when it answers again."""
-    where = describe_url(resolve_database_url())
+    where = describe_url(resolve_database_urls().read)
     st.error(
         f"Cannot reach the {where}. Check that the server is running; "
         "this page reloads by itself as soon as the database answers again.",

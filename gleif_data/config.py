@@ -6,7 +6,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.engine import URL, make_url
 
@@ -23,17 +23,51 @@ class ConfigError(Exception):
     """The database configuration cannot be used."""
 
 
+class DatabaseUrls(NamedTuple):
+    """Where writes go (the primary) and where reads go (a read replica, else the primary)."""
+
+    write: URL
+    read: URL
+
+    @property
+    def replicated(self) -> bool:
+        """Whether reads go to another database than writes."""
+        return self.read != self.write
+
+
 def resolve_database_url(
     environ: Mapping[str, str] | None = None, secrets_file: Path | None = None
 ) -> URL:
     """Return the database URL: DATABASE_URL, else the Streamlit secret, else embedded SQLite."""
+    return resolve_database_urls(environ, secrets_file).write
+
+
+def resolve_database_urls(
+    environ: Mapping[str, str] | None = None, secrets_file: Path | None = None
+) -> DatabaseUrls:
+    """The primary's URL (see resolve_database_url) and the read URL, the primary's without one.
+
+    The read URL is DATABASE_READ_URL, else `read_url` under [connections.gleif] when the
+    primary's `url` comes from there too: a read URL in the secrets file belongs to that
+    file's primary, not to a DATABASE_URL set in the environment.
+    """
     environ = os.environ if environ is None else environ
+    secrets = _gleif_secrets(SECRETS_FILE if secrets_file is None else secrets_file)
     raw = environ.get("DATABASE_URL", "").strip()
+    raw_read = environ.get("DATABASE_READ_URL", "").strip()
     if not raw:
-        raw = _url_from_secrets(SECRETS_FILE if secrets_file is None else secrets_file)
-    if not raw:
-        return make_url(f"sqlite:///{DEFAULT_SQLITE_FILE}")
-    return normalise_url(raw)
+        raw = _secret(secrets, "url")
+        raw_read = raw_read or (_secret(secrets, "read_url") if raw else "")
+    write = normalise_url(raw) if raw else make_url(f"sqlite:///{DEFAULT_SQLITE_FILE}")
+    if not raw_read:
+        return DatabaseUrls(write, write)
+    read = normalise_url(raw_read)
+    if read.get_backend_name() != write.get_backend_name():
+        raise ConfigError(
+            f"the read URL is {read.get_backend_name()} but the database URL "
+            f"{write.get_backend_name()}: a read replica is a copy of the same database"
+        )
+    return DatabaseUrls(write, read)
 
 
 def export_link_secret(
@@ -83,9 +117,15 @@ def read_secrets(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
 
 
-def _url_from_secrets(path: Path) -> str:
-    """Read [connections.gleif] url from a Streamlit secrets file."""
-    value = read_secrets(path).get("connections", {}).get("gleif", {}).get("url", "")
+def _gleif_secrets(path: Path) -> tuple[Path, Mapping[str, Any]]:
+    """The [connections.gleif] section of a Streamlit secrets file, with the file's path."""
+    return path, read_secrets(path).get("connections", {}).get("gleif", {})
+
+
+def _secret(secrets: tuple[Path, Mapping[str, Any]], key: str) -> str:
+    """One string of [connections.gleif] (empty when missing)."""
+    path, section = secrets
+    value = section.get(key, "")
     if not isinstance(value, str):
-        raise ConfigError(f"{path}: [connections.gleif] url must be a string")
+        raise ConfigError(f"{path}: [connections.gleif] {key} must be a string")
     return value.strip()

@@ -5,19 +5,27 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Subquery, create_engine, event, func, select, text
 from sqlalchemy.engine import URL, Connection, Engine
 
-from gleif_data.config import normalise_url, resolve_database_url
+from gleif_data.config import (
+    DatabaseUrls,
+    normalise_url,
+    resolve_database_url,
+    resolve_database_urls,
+)
 from gleif_data.lei import has_valid_check_digits
 from gleif_data.models import Domain, GleifCandidate
+from gleif_data.replica import WRITE_LOG
 from gleif_data.text_fold import fold_text
 
 LIST_SEPARATOR = "; "
 _CANCEL_SECONDS = 5.0
+# The execution option by which an engine on a read replica knows its primary.
+_PRIMARY = "gleif_primary"
 
 
 def make_engine(url: URL | str | None = None, **kwargs: Any) -> Engine:
@@ -37,9 +45,42 @@ def make_engine(url: URL | str | None = None, **kwargs: Any) -> Engine:
     return engine
 
 
-def write_transaction(engine: Engine) -> AbstractContextManager[Connection]:
-    """A transaction that will write: on SQLite it takes the write lock when it begins."""
-    return engine.execution_options(sqlite_begin="IMMEDIATE").begin()
+def make_read_engine(urls: DatabaseUrls | None = None, **kwargs: Any) -> Engine:
+    """An engine for reads: on the read URL when one is set, writing through it to the primary.
+
+    Without a read URL it is `make_engine`'s. With one, write_transaction and the stored
+    counts take the primary (`primary_engine`) from it, so callers that read and write pass
+    this one engine. `kwargs` go to both engines.
+    """
+    urls = resolve_database_urls() if urls is None else urls
+    primary = make_engine(urls.write, **kwargs)
+    if not urls.replicated:
+        return primary
+    return make_engine(urls.read, **kwargs).execution_options(**{_PRIMARY: primary})
+
+
+def primary_engine(engine: Engine) -> Engine:
+    """Where writes go: the primary of an engine on a read replica, else the engine itself."""
+    return engine.get_execution_options().get(_PRIMARY, engine)
+
+
+def reads_replica(engine: Engine) -> bool:
+    """Whether the engine reads a read replica (made by make_read_engine with a read URL)."""
+    return _PRIMARY in engine.get_execution_options()
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write, on the primary; on SQLite it takes the write lock at once.
+
+    When `engine` carries a replica.WriteLog (execution option WRITE_LOG), the primary's
+    WAL position after the commit is noted in it.
+    """
+    primary = primary_engine(engine)
+    with primary.execution_options(sqlite_begin="IMMEDIATE").begin() as connection:
+        yield connection
+    if (log := engine.get_execution_options().get(WRITE_LOG)) is not None:
+        log.note(primary)
 
 
 @contextmanager
