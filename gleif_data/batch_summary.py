@@ -5,10 +5,17 @@ summary is stamped with the batch's generation and the reference generation it w
 at. Triggers raise the first on every write to the batch's domains or candidates and the
 second on every write to the reference data (migration 0004), so a summary whose stamp is
 the current one is up to date, whoever wrote the tables since.
+
+Where the database cannot store them (a read-only role, a hot standby) the counts are kept
+in this process instead, under the same stamp; so they are when reads go to a read replica
+that has not replayed the stored row yet.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -18,7 +25,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from gleif_data.db import primary_engine, reads_replica
 from gleif_data.models import BatchGeneration, BatchSummary, DataGeneration
+from gleif_data.replica import is_read_only
 
 Counts = dict[str, Any]
 
@@ -28,6 +37,15 @@ class Stamp(NamedTuple):
 
     batch: int
     reference: int
+
+
+# Counts this process keeps (see keep_counts), per connection pool (so per engine, with the
+# OptionEngines made from it) and batch; a few KB each, the least recently kept dropped first.
+IN_MEMORY_BATCHES = 256
+_in_memory: weakref.WeakKeyDictionary[Any, OrderedDict[str, tuple[Stamp, Counts]]] = (
+    weakref.WeakKeyDictionary()
+)
+_in_memory_lock = threading.Lock()
 
 
 def current_stamp(connection: Connection, batch: str) -> Stamp:
@@ -43,19 +61,42 @@ def current_stamp(connection: Connection, batch: str) -> Stamp:
 
 
 def stored_counts(connection: Connection, batch: str, stamp: Stamp) -> Counts | None:
-    """The batch's stored counts if they were counted at `stamp`, else None."""
+    """The batch's counts made at `stamp`, stored or kept in this process; else None."""
     query = select(BatchSummary.counts).where(
         BatchSummary.batch_id == batch,
         BatchSummary.batch_generation == stamp.batch,
         BatchSummary.reference_generation == stamp.reference,
     )
-    return connection.execute(query).scalar_one_or_none()
+    stored = connection.execute(query).scalar_one_or_none()
+    if stored is not None:
+        return stored
+    with _in_memory_lock:
+        kept = _in_memory.get(connection.engine.pool, {}).get(batch)
+    return kept[1] if kept is not None and kept[0] == stamp else None
+
+
+def keep_counts(engine: Engine, batch: str, stamp: Stamp, counts: Counts) -> None:
+    """Store counts made at `stamp` on the primary; keep them here when reads cannot find them.
+
+    Reads through `engine` do not find them stored when the primary refused them (read-only)
+    or when `engine` reads a replica, which replays the stored row a moment later.
+    """
+    stored = store_counts(engine, batch, stamp, counts)
+    if stored and not reads_replica(engine):
+        return
+    with _in_memory_lock:
+        kept = _in_memory.setdefault(engine.pool, OrderedDict())
+        kept[batch] = (stamp, counts)
+        kept.move_to_end(batch)
+        while len(kept) > IN_MEMORY_BATCHES:
+            kept.popitem(last=False)
 
 
 def store_counts(engine: Engine, batch: str, stamp: Stamp, counts: Counts) -> bool:
-    """Store counts made at `stamp` unless newer ones are there; False when not allowed.
+    """Store counts made at `stamp` on the primary unless newer ones are; False when not allowed.
 
-    A read-only database role cannot store: the counts are then only shown, not kept.
+    A read-only role or a read-only database (a hot standby, default_transaction_read_only)
+    cannot store: the counts are then only kept in this process (keep_counts), not stored.
     """
     dialect_insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
     row = {
@@ -75,7 +116,10 @@ def store_counts(engine: Engine, batch: str, stamp: Stamp, counts: Counts) -> bo
         ),
     )
     try:
-        with engine.begin() as connection:
+        with primary_engine(engine).begin() as connection:
+            # Asked first, so that a read-only database logs no refused INSERT.
+            if is_read_only(connection):
+                return False
             connection.execute(statement)
     except DBAPIError as exc:
         if _denied(exc):
@@ -85,6 +129,6 @@ def store_counts(engine: Engine, batch: str, stamp: Stamp, counts: Counts) -> bo
 
 
 def _denied(exc: DBAPIError) -> bool:
-    """Whether the database refused the write for want of rights (or a read-only file)."""
+    """Whether the database refused the write for want of rights, or as read-only (a file too)."""
     sqlstate = getattr(exc.orig, "sqlstate", None)
-    return sqlstate == "42501" or "readonly database" in str(exc.orig)
+    return sqlstate in ("42501", "25006") or "readonly database" in str(exc.orig)

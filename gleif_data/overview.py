@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, case, func, literal, select
 from sqlalchemy.engine import Connection
 
-from gleif_data.batch_summary import Counts, Stamp, current_stamp, store_counts, stored_counts
+from gleif_data.batch_summary import Counts, Stamp, current_stamp, keep_counts, stored_counts
 from gleif_data.db import summary_connection
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import Flag, flag_counts
@@ -131,12 +131,12 @@ def _current_counts(connection: Connection, batch: str) -> _Current:
 
 
 def _keep(engine: Engine, batch: str, current: _Current) -> None:
-    """Store counts just counted, for the next reader (after the snapshot: SQLite has one writer).
+    """Keep counts just counted for the next reader (after the snapshot: SQLite has one writer).
 
-    A batch with no domains is not stored, so that a mistyped name leaves no row behind.
+    A batch with no domains is not kept, so that a mistyped name leaves no row behind.
     """
     if current.counted_now and current.counts["domains"]:
-        store_counts(engine, batch, current.stamp, current.counts)
+        keep_counts(engine, batch, current.stamp, current.counts)
 
 
 def count_from_summary(engine: Engine, batch: str, filters: DomainFilter) -> int | None:

@@ -7,9 +7,10 @@ read from storage apart from one counted afresh.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 
 from gleif_data.batch_summary import Stamp, current_stamp
+from gleif_data.db import make_engine
 from gleif_data.decisions import record_decision
 from gleif_data.explore import count_domains, explore_page
 from gleif_data.filters import DomainFilter
@@ -19,6 +20,7 @@ from gleif_data.import_gleif import import_gleif
 from gleif_data.models import BatchSummary
 from gleif_data.overview import batch_overview, count_from_summary, overview_of, qa_overview
 from gleif_data.qa_state import Action, QaStatus
+from tests.fingerprint import database_fingerprint
 from tests.support import write_csv
 from tests.test_overview import (
     BAD_CHECK,
@@ -390,3 +392,66 @@ def test_many_writes_in_one_transaction_make_the_counts_stale_once_committed(loa
         # Before the commit, another connection still reads the stored counts.
         assert batch_overview(loaded, "qa").domains == TAMPERED
     assert_counted_afresh(loaded, "qa")
+
+
+@pytest.fixture
+def read_only(engine):
+    """The test database again, every transaction of it read-only (as on a hot standby), and
+    the statements sent through it."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("default_transaction_read_only is a PostgreSQL setting")
+    options = {"options": "-c default_transaction_read_only=on"}
+    read_only = make_engine(engine.url, connect_args=options)
+    statements: list[str] = []
+    event.listen(read_only, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    yield read_only, statements
+    read_only.dispose()
+
+
+def flag_countings(statements: list[str]) -> int:
+    """How many times the batch's flags were counted (flags.flag_counts, for the stored counts)."""
+    return sum("totals" in statement for statement in statements)
+
+
+def test_a_read_only_database_counts_a_stale_batch_once_and_stores_nothing(loaded, read_only):
+    batch_overview(loaded, "qa")
+    with loaded.begin() as connection:
+        connection.execute(text("DELETE FROM domains WHERE domain = 'none.org'"))
+    before = database_fingerprint(loaded)
+    rows = Rows.read(loaded)
+    expected = expected_overview(rows, "qa")
+    read_only, statements = read_only
+
+    overview = batch_overview(read_only, "qa")
+    assert {name: getattr(overview, name) for name in expected} == expected
+    assert flag_countings(statements) == 1
+    # Kept in the server: the QA numbers, every flag count and a rare flag's page count nothing.
+    qa = qa_overview(read_only, "qa")
+    assert qa.by_flag == expected_qa(rows, "qa")["by_flag"]
+    for flag in Flag:
+        assert count_domains(read_only, "qa", DomainFilter(flags={flag})) == qa.by_flag[flag.value]
+    assert count_domains(read_only, "qa", DomainFilter()) == expected["domains"]
+    flagged = DomainFilter(flags={Flag.SHARED_LEI})
+    assert len(explore_page(read_only, "qa", flagged).rows) == qa.by_flag[Flag.SHARED_LEI.value]
+    assert flag_countings(statements) == 1
+    assert not [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    assert database_fingerprint(loaded) == before
+
+    # A later write makes the kept counts stale like stored ones.
+    with loaded.begin() as connection:
+        connection.execute(text("DELETE FROM gleif_candidates WHERE lei_code = :l"), {"l": GERMAN})
+    fresh = expected_qa(Rows.read(loaded), "qa")["by_flag"]
+    assert qa_overview(read_only, "qa").by_flag == fresh
+    assert flag_countings(statements) == 2
+
+
+def test_a_read_only_database_stores_nothing_and_logs_no_refused_write(loaded, read_only):
+    with loaded.begin() as connection:
+        connection.execute(text("DELETE FROM batch_summaries"))
+    read_only, statements = read_only
+    assert count_domains(read_only, "qa", DomainFilter(flags={Flag.NO_CANDIDATE})) >= 0
+    assert not [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert stored(loaded, "qa") is None
+    # The owner, whose transactions may write, stores them as before.
+    batch_overview(loaded, "qa")
+    assert stamp_of(stored(loaded, "qa")) == stamp(loaded)
