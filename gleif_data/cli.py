@@ -229,7 +229,14 @@ def _batches(engine: Engine, _args: argparse.Namespace) -> int:
 
 def _count_batches(engine: Engine, args: argparse.Namespace) -> int:
     from gleif_data.overview import refresh_counts
+    from gleif_data.replica import is_read_only
 
+    with engine.connect() as connection:
+        if is_read_only(connection):
+            raise GleifDataError(
+                f"the {describe_url(engine.url)} is read-only (a hot standby?), so counts "
+                "cannot be stored there: run count-batches against the primary"
+            )
     for batch in args.batch:
         require_batch(engine, batch)
     batches = args.batch or [size.batch for size in list_batch_sizes(engine)]

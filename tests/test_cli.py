@@ -190,3 +190,22 @@ def test_count_batches_counts_what_another_program_made_stale(batch, tmp_path):
     unknown = run(batch, "count-batches", "--batch", "nope")
     assert unknown.returncode == 1
     assert "no batch named 'nope'" in unknown.stderr.decode()
+
+
+def test_count_batches_on_a_read_only_database_says_where_to_run_it(batch):
+    if batch.dialect.name != "postgresql":
+        pytest.skip("default_transaction_read_only is a PostgreSQL setting")
+    read_only = batch.url.update_query_dict({"options": "-c default_transaction_read_only=on"})
+    result = subprocess.run(
+        [sys.executable, "-m", "gleif_data", "count-batches"],
+        env={**database_env(batch), "DATABASE_URL": read_only.render_as_string(False)},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines() == [
+        f"error: the PostgreSQL database {batch.url.database!r} on "
+        f"{batch.url.host}:{batch.url.port} is read-only (a hot standby?), so counts cannot be "
+        "stored there: run count-batches against the primary"
+    ]
