@@ -5,8 +5,10 @@ PostgreSQL 15's initdb and pg_basebackup -R, fsync off as in the tests), migrate
 primary, writes a match CSV of --rows rows, and runs `python -m gleif_data import-batch`
 against the primary while a thread samples, every 0.1 s, the primary's
 pg_stat_replication (replay_lag, and the WAL bytes the standby has not replayed). After the
-import it times how long the standby takes to show the committed batch. Prints a Markdown
-section and appends it to benchmarks/REPLICA.md.
+import it times how long the standby takes to show the committed batch, then exports the
+batch (`gleif export`, CSV) from the standby and from the primary, with the CPU seconds each
+server's processes used meanwhile. Prints a Markdown section and appends it to
+benchmarks/REPLICA.md.
 
     .venv/bin/python benchmarks/replica_lag.py --rows 1000000
 """
@@ -89,6 +91,56 @@ def sample(primary: Engine, samples: Samples, stop: threading.Event) -> None:
                 samples.bytes_behind.append(int(behind))
 
 
+def cluster_cpu_seconds(data: Path) -> float:
+    """CPU seconds used so far by a PostgreSQL server: its postmaster and every backend.
+
+    Backends that have ended count through the postmaster's cutime and cstime.
+    """
+    postmaster = int((data / "postmaster.pid").read_text().split()[0])
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        pid, parent = int(entry.name), int(fields[1])
+        if pid == postmaster:
+            ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        elif parent == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ExportRun:
+    """One CLI export: wall seconds and the CPU seconds of each server meanwhile."""
+
+    wall: float
+    primary_cpu: float
+    standby_cpu: float
+
+
+def export_from(url: str, servers: ReplicatedPostgres, batch: str) -> ExportRun:
+    """Run `gleif export` of the batch against `url` into /dev/null, and measure it."""
+    assert servers.standby is not None
+    primary_before = cluster_cpu_seconds(servers.primary.data)
+    standby_before = cluster_cpu_seconds(servers.standby.data)
+    begun = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-m", "gleif_data", "export", "--batch", batch, "--out", "/dev/null"],
+        check=True, env={**os.environ, "DATABASE_URL": url}, timeout=IMPORT_TIMEOUT,
+    )  # fmt: skip
+    wall = time.monotonic() - begun
+    time.sleep(1)  # the export's backend ends and is reaped: its CPU time moves to cutime
+    return ExportRun(
+        wall,
+        cluster_cpu_seconds(servers.primary.data) - primary_before,
+        cluster_cpu_seconds(servers.standby.data) - standby_before,
+    )
+
+
 def percentile(values: list[float], share: float) -> float:
     """The value below which `share` of the values lie (nearest rank)."""
     ordered = sorted(values)
@@ -130,6 +182,12 @@ def main() -> int:
             stop.set()
             sampler.join(timeout=10)
         load_after = os.getloadavg()
+        urls = {
+            name: url.render_as_string(hide_password=False)
+            for name, url in (("standby", servers.standby_url), ("primary", servers.primary_url))
+        }
+        exports = {name: export_from(url, servers, "lag") for name, url in urls.items()}
+        load_end = os.getloadavg()
     finally:
         primary.dispose()
         standby.dispose()
@@ -142,7 +200,8 @@ def main() -> int:
             f"({domains:,} domains)",
             "",
             f"Command: `benchmarks/replica_lag.py --rows {args.rows}`. Load average "
-            f"{load_before[0]:.1f} before, {load_after[0]:.1f} after (1-minute; "
+            f"{load_before[0]:.1f} before the import, {load_after[0]:.1f} after it, "
+            f"{load_end[0]:.1f} after the exports (1-minute; "
             f"{os.cpu_count()} cores). Primary and standby on this machine, loopback, "
             "fsync off.",
             "",
@@ -155,6 +214,12 @@ def main() -> int:
             f"| replay lag, max | {max(lags, default=0):.3f} s |",
             f"| WAL not yet replayed, max | {max(behind_mb, default=0):.1f} MB |",
             f"| samples (every {SAMPLE_SECONDS} s) | {len(samples.bytes_behind)} |",
+            *(
+                f"| export of the batch (CSV, domain layout) from the {name}: wall, "
+                f"primary CPU, standby CPU | {run.wall:.1f} s, {run.primary_cpu:.1f} s, "
+                f"{run.standby_cpu:.1f} s |"
+                for name, run in exports.items()
+            ),
             "",
         ]
     )
