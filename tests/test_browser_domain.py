@@ -22,6 +22,9 @@ from tests.browser_kit import settle, shot
 from tests.support import require_browser, running_app, write_csv
 
 pytestmark = pytest.mark.browser
+# Streamlit loads each kind of widget's code on first use: on a busy machine a fresh page's
+# first buttons take longer than expect's 5 s (run alone, this module has no other setting).
+expect.set_options(timeout=30_000)
 NAME_BOX = "Your name, recorded with your decisions"
 
 
