@@ -144,6 +144,8 @@ def haproxy(first: str, second: str, log: Path) -> Iterator[tuple[str, Process]]
         "GLEIF_APP1": first.removeprefix("http://"),
         "GLEIF_APP2": second.removeprefix("http://"),
     }
+    if os.geteuid() != 0:  # only root may switch to the haproxy user
+        env["GLEIF_HAPROXY_USER"] = ""
     with log.open("wb") as output:
         popen = subprocess.Popen(
             [HAPROXY, "-db", "-f", str(DEPLOY / "haproxy.cfg")],

@@ -121,6 +121,8 @@ def balancer(port: int, servers: dict[str, Server], log: Path) -> Iterator[str]:
         "GLEIF_BIND": f"127.0.0.1:{port}",
         **{f"GLEIF_{name.upper()}": f"127.0.0.1:{s.port}" for name, s in servers.items()},
     }
+    if os.geteuid() != 0:  # only root may switch to the haproxy user
+        env["GLEIF_HAPROXY_USER"] = ""
     with log.open("wb") as output:
         process = subprocess.Popen(
             [str(HAPROXY), "-db", "-f", str(DEPLOY / "haproxy.cfg")],
@@ -175,7 +177,7 @@ def page(browser, deployment):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.route("**/*", _loopback_only)
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(60_000)  # two servers, HAProxy and a sign-in on a busy machine
     page.goto(f"{deployment.base}/?batch={BATCH}")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name=ANALYST.sub, exact=True).click()
