@@ -13,7 +13,15 @@ from dashboard.data import (
     guarded,
     within_time_limit,
 )
-from dashboard.view_state import clear_filters, describe_filters, open_page, reset_page
+from dashboard.view_state import (
+    clear_filters,
+    describe_filters,
+    open_page,
+    page_position,
+    reset_page,
+    stamped_position,
+    view_fingerprint,
+)
 from gleif_data.explore import Cursor, SortOrder, count_before, explore_page
 from gleif_data.filters import DomainFilter
 from gleif_data.statement_timeout import statement_timeout_seconds
@@ -55,9 +63,9 @@ def open_domain(batch: str, domain: str) -> None:
 
 
 def cursor(name: str) -> Cursor | None:
-    """The page position in the URL, or None (a broken one starts over)."""
-    text = st.query_params.get(name)
-    if not text or text == LAST:
+    """The page position in the URL, or None (a broken one, or another view's, starts over)."""
+    text = page_position(name, fingerprint)
+    if text is None:
         return None
     try:
         return Cursor.decode(text)
@@ -81,8 +89,9 @@ def cached_offset(
     return count_before(engine, batch, filters, sort=sort, position=first)
 
 
-after, before = cursor("after"), cursor("before")
-last = st.query_params.get("before") == LAST
+fingerprint = view_fingerprint(summary.batch, filters, sort.value)
+last = st.query_params.get("before") == LAST  # the last page of any view: no fingerprint
+after, before = cursor("after"), None if last else cursor("before")
 with st.spinner("Loading domains..."):
     page = guarded(
         lambda: explore_page(
@@ -165,7 +174,11 @@ def go(name: str, position: Cursor | str | None) -> None:
         if key in st.query_params:
             del st.query_params[key]
     if position is not None:
-        st.query_params[name] = position if isinstance(position, str) else position.encode()
+        st.query_params[name] = (
+            position
+            if isinstance(position, str)
+            else stamped_position(position.encode(), fingerprint)
+        )
 
 
 with st.container(horizontal=True, vertical_alignment="center"):

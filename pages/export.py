@@ -18,7 +18,6 @@ from gleif_data.export import (
 )
 from gleif_data.export_links import DEFAULT_LIFETIME_SECONDS, SigningUnavailable
 from gleif_data.filters import DomainFilter
-from gleif_data.http_export import export_params
 
 # Up to this many rows the file is built in the server's memory for the download button;
 # larger exports stream from the export route instead.
@@ -77,7 +76,7 @@ if export_format in (ExportFormat.CSV, ExportFormat.XLSX):
     st.caption("Cells that a spreadsheet would run as formulas start with an apostrophe.")
 
 file_name = export_file_name(summary.batch, export_format)
-params = export_params(options)
+params = options.to_query()
 try:
     signer = link_signer()
 except SigningUnavailable as exc:  # the route refuses every link; offering one would mislead
@@ -86,7 +85,7 @@ except SigningUnavailable as exc:  # the route refuses every link; offering one 
     raise
 if signer is not None:
     user = str(st.user.get("email") or st.user.get("name") or "")
-    params["token"] = signer.sign(summary.batch, export_params(options), user)
+    params["token"] = signer.sign(summary.batch, options.to_query(), user)
 base = st.get_option("server.baseUrlPath").strip("/")
 link = (
     f"{'/' + base if base else ''}/api/export/{quote(summary.batch, safe='')}?{urlencode(params)}"
