@@ -75,20 +75,26 @@ def reference_table(fields: Sequence[Field]) -> str:
     ]
     for f in fields:
         lines.append(
-            f"| {f.label} | `{f.parameter}` | `{_cli_synopsis(f)}` | {f.values_in_words()} "
+            f"| {f.label} | `{f.parameter}` | `{_cli_synopsis(f)}` | {_default_noted(f)} "
             f"| {f.help} |"
         )
     return "\n".join(lines)
 
 
+def _default_noted(f: Field) -> str:
+    values = f.values_in_words()
+    if f.kind == "switch":
+        return f"{values} (default {'true' if f.default else 'false'})"
+    if f.kind == "choice" and f.default is not None:
+        return f"{values} (default {f.default.value})"
+    return values
+
+
 def _cli_synopsis(f: Field) -> str:
     if f.kind == "switch":
         return f.option
-    if f.kind in ("flags", "choice"):
-        assert f.choices is not None
-        synopsis = f"{f.option} {'|'.join(member.value for member in f.choices)}"
-        return synopsis + " ..." if f.kind == "flags" else synopsis
-    return f"{f.option} {'N' if f.kind == 'number' else 'TEXT'}"
+    metavar = {"flags": "FLAG", "choice": "VALUE", "number": "N"}.get(f.kind, "TEXT")
+    return f"{f.option} {metavar}" + (" ..." if f.kind == "flags" else "")
 
 
 def _add_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, f: Field) -> None:
