@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import NoReturn
 from urllib.parse import urlencode
 
@@ -14,6 +15,8 @@ from dashboard.view_state import (
     bound,
     clear_filters,
     current_filters,
+    filter_query,
+    name_in_url,
     remember,
     shared_by_every_page,
 )
@@ -23,7 +26,6 @@ from gleif_data.queries import BatchSize
 
 # The filter inputs' rows, by kind: text boxes, number boxes, then the QA choices.
 _ROWS = (("text",), ("number",), ("flags", "choice"))
-_BATCH_SHOWN = "_batch_shown"
 
 
 def choose_batch() -> BatchSize:
@@ -44,21 +46,16 @@ def choose_batch() -> BatchSize:
     asked = st.query_params.get("batch")
     if asked is not None and asked not in by_name:
         unknown_batch(asked, list(by_name))
-    if asked is None:
-        # Streamlit writes a value set by code to the URL, but only for a widget that ran
-        # before: on the first run one more run follows, which puts the batch there.
-        carried = st.session_state.get("batch")
-        st.session_state["batch"] = carried if carried in by_name else summaries[0].batch
+    if st.session_state.get("batch") not in by_name:
+        # Nothing chose a batch yet (or the one carried over has gone since).
+        st.session_state["batch"] = summaries[0].batch
     # No default (index=None): Streamlit leaves a widget's default out of the URL, and the
     # batch must be in it. No format_func: a bound widget writes its displayed text.
     with shared_by_every_page():
         name = st.selectbox("Batch", list(by_name), index=None, key="batch", **bound())
-    if asked is None and not st.session_state.get(_BATCH_SHOWN):
-        st.session_state[_BATCH_SHOWN] = True
-        st.rerun()
-    st.session_state[_BATCH_SHOWN] = True
-    remember("batch")
     chosen = by_name.get(name or "", summaries[0])  # None if the box was cleared
+    name_in_url([("batch", chosen.batch)])
+    remember("batch")
     # Domains only: counting candidates reads the whole batch (the Overview shows them).
     st.caption(f"{chosen.domains:,} domains")
     return chosen
@@ -66,19 +63,18 @@ def choose_batch() -> BatchSize:
 
 def unknown_batch(asked: str, names: list[str]) -> NoReturn:
     """Stop with a message naming the batches there are, each a link to it on this page."""
-    links = "\n".join(
-        f"- [{_markdown_text(name)}](?{urlencode({'batch': name})})" for name in names
-    )
     st.error(
-        f"There is no batch named {shorten(asked)}. The batches are:\n\n{links}",
-        icon=":material/error:",
+        f"There is no batch named {shorten(asked)}. Choose one of these:", icon=":material/error:"
     )
+    # Plain links in this tab (Streamlit's markdown links open a new one); a full load is fine.
+    items = "".join(
+        f'<li><a href="?{html.escape(urlencode({"batch": name}))}" target="_self">'
+        f"{html.escape(name)}</a></li>"
+        for name in names
+    )
+    st.markdown(f"<ul>{items}</ul>", unsafe_allow_html=True)
     st.stop()
     raise AssertionError("st.stop() returned")
-
-
-def _markdown_text(text: str) -> str:
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$" else ch for ch in text)
 
 
 def filter_controls() -> DomainFilter:
@@ -96,6 +92,7 @@ def filter_controls() -> DomainFilter:
                 "Clear filters", icon=":material/filter_alt_off:", on_click=clear_filters
             )
     remember(*FILTER_KEYS)
+    name_in_url(filter_query())
     try:
         return current_filters()
     except ViewError as exc:
@@ -107,7 +104,7 @@ def filter_controls() -> DomainFilter:
 def filter_input(where: DeltaGenerator, field: Field) -> None:
     """The input of one filter, as its kind asks, bound to its URL parameter."""
     if field.kind == "text":
-        where.text_input(field.label, key=field.name, help=field.help, **bound())
+        where.text_input(field.label, key=field.name, **bound())
     elif field.kind == "number":
         # A text box, not st.number_input: what was typed stays visible and in the URL, so a
         # bad value is reported with its label instead of silently dropped.

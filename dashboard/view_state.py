@@ -103,6 +103,46 @@ def open_page(url_path: str, params: Mapping[str, str]) -> None:
     )
 
 
+def filter_query() -> list[tuple[str, str]]:
+    """The filters as their inputs hold them, as URL parameters (a flag set: one per flag)."""
+    pairs: list[tuple[str, str]] = []
+    for field in FILTER_FIELDS:
+        value = st.session_state.get(field.name)
+        if value in (None, "", []) or value == empty_value(field):
+            continue
+        values = value if isinstance(value, list | tuple) else [value]
+        pairs.extend((field.name, str(item)) for item in values)
+    return pairs
+
+
+def name_in_url(pairs: list[tuple[str, str]]) -> None:
+    """Make the URL name this part of the view, if it does not yet; Streamlit then reruns.
+
+    Streamlit writes a bound widget's value to the URL when the analyst changes it, but not
+    a value that came another way: the first batch chosen for a URL without one, or the
+    filters carried to a page from the one before. A link copied then would not reproduce
+    the view (an Export link would export the whole batch). The browser's URL is replaced,
+    not pushed (Back still leaves the page), and Streamlit rereads every bound widget from it.
+    """
+    missing = [(key, value) for key, value in pairs if value not in st.query_params.get_all(key)]
+    if not missing:
+        return
+    keys = sorted({key for key, _ in pairs})
+    changes = json.dumps({key: [value for k, value in pairs if k == key] for key in keys})
+    changes = changes.replace("<", "\\u003c")  # typed text cannot end the script
+    st.html(
+        "<script>"
+        f"const changes = {changes};"
+        "const url = new URL(window.location.href);"
+        "for (const [key, values] of Object.entries(changes)) {"
+        "url.searchParams.delete(key); values.forEach((v) => url.searchParams.append(key, v)); }"
+        "window.history.replaceState(window.history.state, '', url);"
+        "window.dispatchEvent(new PopStateEvent('popstate'));"
+        "</script>",
+        unsafe_allow_javascript=True,
+    )
+
+
 def carry_view_to(page: str) -> None:
     """On arriving at another page, give the batch and filters the values they had before.
 

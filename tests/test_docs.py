@@ -32,11 +32,7 @@ def test_the_readme_table_is_the_one_the_code_makes(name, fields):
 
 def test_every_option_of_the_export_command_is_in_the_readme():
     commands = build_parser()._subparsers._group_actions[0].choices
-    options = {
-        option
-        for action in commands["export"]._actions
-        for option in action.option_strings
-    }
+    options = {option for action in commands["export"]._actions for option in action.option_strings}
     tables = readme_table("filters") + readme_table("export options")
     missing = {option for option in options - COMMAND_OPTIONS if f"`{option}" not in tables}
     assert not missing
