@@ -30,6 +30,7 @@ from gleif_data.export import (
     export_file_name,
     write_export,
 )
+from gleif_data.export_ranges import MAX_WORKERS
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import Flag
 from gleif_data.import_batch import TARGET_COLUMNS, import_batch
@@ -151,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep cells starting with = + - @ as they are (CSV and XLSX)",
     )
+    export.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N",
+        help="PostgreSQL CSV of the domain layout: connections that copy at once "
+        "(default: GLEIF_EXPORT_WORKERS, else up to 4 by cores and free connections)",
+    )
     export.set_defaults(run=_export)
 
     decisions = commands.add_parser("decisions", help="move QA decisions between databases")
@@ -264,7 +272,7 @@ def _export(engine: Engine, args: argparse.Namespace) -> int:
     require_batch(engine, args.batch)
     if args.out == "-":
         with _writing("standard output"):
-            write_export(engine, args.batch, sys.stdout.buffer, options)
+            write_export(engine, args.batch, sys.stdout.buffer, options, workers=args.workers)
             sys.stdout.buffer.flush()
         return 0
     target = Path(args.out or export_file_name(args.batch, options.format))
@@ -274,7 +282,7 @@ def _export(engine: Engine, args: argparse.Namespace) -> int:
         _progress("export", "rows", total) as progress,
         _atomic_file(target) as out,
     ):
-        rows = write_export(engine, args.batch, out, options, progress)
+        rows = write_export(engine, args.batch, out, options, progress, workers=args.workers)
     _say(f"{rows:,} rows written to {target}")
     return 0
 
@@ -389,6 +397,13 @@ def _whole_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def _workers(text: str) -> int:
+    value = _whole_number(text)
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not from 1 to {MAX_WORKERS}")
     return value
 
 
