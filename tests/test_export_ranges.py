@@ -298,3 +298,15 @@ def test_the_number_of_workers_comes_from_the_environment(raw, expected):
 def test_a_bad_number_of_workers_is_refused_naming_the_variable(raw):
     with pytest.raises(ConfigError, match="GLEIF_EXPORT_WORKERS"):
         export_workers_setting({"GLEIF_EXPORT_WORKERS": raw})
+
+
+def test_the_cli_takes_the_number_of_workers(postgres, sqlite, tmp_path, monkeypatch):
+    from gleif_data.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", postgres.url.render_as_string(hide_password=False))
+    out = tmp_path / "out.csv"
+    assert main(["export", "--batch", BATCH, "--out", str(out), "--workers", "3"]) == 0
+    assert out.read_bytes() == export_bytes(sqlite, BATCH, ExportOptions())
+    with pytest.raises(SystemExit) as refused:
+        main(["export", "--batch", BATCH, "--out", str(out), "--workers", "0"])
+    assert refused.value.code == 2
