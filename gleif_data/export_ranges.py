@@ -48,7 +48,7 @@ MIN_RANGE_DOMAINS = 20_000
 # domain ids per range, so that a range waiting for its turn stays small.
 RANGES_PER_WORKER = 4
 MAX_RANGE_DOMAINS = 100_000
-MEMORY_BUDGET = 32 * 1024 * 1024
+MEMORY_BUDGET = 16 * 1024 * 1024
 _READ_BYTES = 1024 * 1024
 _POLL_SECONDS = 0.25
 _RELEASE_SECONDS = 15.0  # how long the end of an export waits for its connections to come back
