@@ -23,6 +23,7 @@ from gleif_data.config import ConfigError, describe_url
 from gleif_data.db import make_engine
 from gleif_data.errors import GleifDataError
 from gleif_data.export import count_export_rows, export_file_name, write_export
+from gleif_data.export_ranges import MAX_WORKERS
 from gleif_data.import_batch import TARGET_COLUMNS, import_batch
 from gleif_data.queries import list_batch_sizes, list_batches, require_batch
 from gleif_data.view import add_export_arguments, export_options_from_args
@@ -116,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", help="file to write, or - for standard output (default: a dated name here)"
     )
     add_export_arguments(export)
+    export.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N",
+        help="PostgreSQL CSV of the domain layout: connections that copy at once "
+        "(default: GLEIF_EXPORT_WORKERS, else up to 4 by cores and free connections)",
+    )
     export.set_defaults(run=_export)
 
     decisions = commands.add_parser("decisions", help="move QA decisions between databases")
@@ -209,7 +217,7 @@ def _export(engine: Engine, args: argparse.Namespace) -> int:
     require_batch(engine, args.batch)
     if args.out == "-":
         with _writing("standard output"):
-            write_export(engine, args.batch, sys.stdout.buffer, options)
+            write_export(engine, args.batch, sys.stdout.buffer, options, workers=args.workers)
             sys.stdout.buffer.flush()
         return 0
     target = Path(args.out or export_file_name(args.batch, options.format))
@@ -219,7 +227,7 @@ def _export(engine: Engine, args: argparse.Namespace) -> int:
         _progress("export", "rows", total) as progress,
         _atomic_file(target) as out,
     ):
-        rows = write_export(engine, args.batch, out, options, progress)
+        rows = write_export(engine, args.batch, out, options, progress, workers=args.workers)
     _say(f"{rows:,} rows written to {target}")
     return 0
 
@@ -325,6 +333,13 @@ def _column_mapping(text: str) -> tuple[str, str]:
     if not sep or not target.strip() or not source.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is not TARGET=SOURCE")
     return target.strip(), source.strip()
+
+
+def _workers(text: str) -> int:
+    value = int(text) if text.strip().isdigit() else 0
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {MAX_WORKERS}")
+    return value
 
 
 def _database_problem(engine: Engine | None, exc: DBAPIError) -> str:

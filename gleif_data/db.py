@@ -8,7 +8,17 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Subquery, create_engine, event, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.engine import URL, Connection, Engine
 
 from gleif_data.config import normalise_url, resolve_database_url
@@ -71,6 +81,22 @@ def statement_interrupter(connection: Connection) -> Callable[[], None]:
     # A cancel request travels on a connection of its own; bounded, so a lost server
     # cannot hold up the thread that cancels.
     return functools.partial(driver.cancel_safe, timeout=_CANCEL_SECONDS)  # type: ignore[union-attr]
+
+
+def _range_bounds(id_range: tuple[int, int]) -> tuple[Any, Any]:
+    """`low <= id < high` as BETWEEN's bounds, bound as parameters named once per query."""
+    return tuple(bindparam(name, value) for name, value in id_range_params(id_range).items())
+
+
+def id_range_params(id_range: tuple[int, int]) -> dict[str, int]:
+    """The parameters of a query built for one id range: another range reuses its SQL text."""
+    low, high = id_range
+    return {"id_low": low, "id_last": high - 1}
+
+
+def in_id_range(column: ColumnElement[int], id_range: tuple[int, int]) -> ColumnElement[bool]:
+    """`low <= column < high`, with the parameters candidate_lists uses for the same range."""
+    return column.between(*_range_bounds(id_range))
 
 
 def contains_text(column: ColumnElement[str], needle: str) -> ColumnElement[bool]:
@@ -151,13 +177,18 @@ def _strpos(haystack: str | None, needle: str | None) -> int | None:
 
 
 def candidate_lists(
-    dialect_name: str, batch: str, *, domain_ids: Select[Any] | None = None
+    dialect_name: str,
+    batch: str,
+    *,
+    domain_ids: Select[Any] | None = None,
+    id_range: tuple[int, int] | None = None,
 ) -> Subquery:
     """Per domain of a batch: candidate count and "; "-joined LEIs and names, in candidate id order.
 
     Columns: domain_id, candidate_count, lei_codes, legal_names. A NULL code or name counts as
     an empty string, so that the i-th code always belongs to the i-th name. With `domain_ids`
-    (a SELECT of domain ids), only those domains are aggregated.
+    (a SELECT of domain ids), only those domains are aggregated; with `id_range` (low, high),
+    only the domains with low <= id < high.
     """
     c = GleifCandidate.__table__.alias("c")
     d = Domain.__table__.alias("cd")
@@ -166,6 +197,14 @@ def candidate_lists(
     in_batch = (d.c.id == c.c.domain_id) & (d.c.batch_id == batch)
     if domain_ids is not None:
         in_batch = in_batch & c.c.domain_id.in_(domain_ids)
+    if id_range is not None:
+        # The candidates of a range of domain ids, whatever their batch: the caller joins
+        # the lists to its batch's domains, which drops the others. Without the join to
+        # `domains` here, the (domain_id, id) index yields the range in group order, so
+        # PostgreSQL aggregates it without a sort (with the join it sorted each range).
+        source, where = c, [c.c.domain_id.between(*_range_bounds(id_range))]
+    else:
+        source, where = c.join(d, in_batch), []
     if dialect_name != "sqlite":
         return (
             select(
@@ -176,7 +215,8 @@ def candidate_lists(
                 .aggregate_order_by(c.c.id)
                 .label("legal_names"),
             )
-            .join_from(c, d, in_batch)
+            .select_from(source)
+            .where(*where)
             .group_by(c.c.domain_id)
             .subquery("candidate_lists")
         )
@@ -193,7 +233,8 @@ def candidate_lists(
             .over(partition_by=c.c.domain_id, order_by=c.c.id.desc())
             .label("from_last"),
         )
-        .join_from(c, d, in_batch)
+        .select_from(source)
+        .where(*where)
         .subquery("running_lists")
     )
     return (
