@@ -17,6 +17,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from gleif_data.config import ConfigError
+from gleif_data.errors import DatabaseError, DatabaseUnavailable, QueryTimedOut
 from gleif_data.export import (
     MEDIA_TYPES,
     ExportFormat,
@@ -28,6 +29,7 @@ from gleif_data.export_links import LinkError, LinkSigner, SigningUnavailable
 from gleif_data.export_stream import ExportAborted, ExportStream
 from gleif_data.filters import DomainFilter
 from gleif_data.queries import batch_exists
+from gleif_data.transactions import read_snapshot
 
 EXPORT_PATH = "/api/export/{batch:path}"  # batch names may contain a slash
 TEXT_PARAMS = ("domain_contains", "lei_contains", "name_contains")
@@ -145,7 +147,12 @@ def export_routes(
         except BadParameter as exc:
             return PlainTextResponse(f"bad parameter: {exc}\n", status_code=400)
         database = engine()
-        if not await run_in_threadpool(batch_exists, database, batch):
+        try:
+            found = await run_in_threadpool(_batch_exists, database, batch)
+        except DatabaseError as exc:  # its message names the database, never its password
+            busy = isinstance(exc, DatabaseUnavailable | QueryTimedOut)
+            return PlainTextResponse(f"{exc}\n", status_code=503 if busy else 500)
+        if not found:
             return PlainTextResponse(f"no batch named {batch!r}\n", status_code=404)
         headers = {
             "Content-Disposition": content_disposition(export_file_name(batch, options.format))
@@ -162,6 +169,11 @@ def export_routes(
         )
 
     return [Route(EXPORT_PATH, export, methods=["GET", "HEAD"])]
+
+
+def _batch_exists(engine: Engine, batch: str) -> bool:
+    with read_snapshot(engine) as connection:
+        return batch_exists(connection, batch)
 
 
 def max_exports_setting(environ: Mapping[str, str] | None = None) -> int:
