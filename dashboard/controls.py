@@ -6,7 +6,7 @@ from typing import TypeVar
 
 import streamlit as st
 
-from dashboard.data import cached_batches, version
+from dashboard.data import cached_batches, render_snapshot, version
 from dashboard.view_state import (
     FILTER_KEYS,
     bound,
@@ -25,7 +25,8 @@ T = TypeVar("T")
 
 def choose_batch() -> BatchSize:
     """The batch chooser, shared by every page through the URL; stops on an empty database."""
-    summaries = cached_batches(version())
+    connection = render_snapshot()
+    summaries = cached_batches(connection, version(connection))
     if not summaries:
         st.info(
             "No batches yet. Load the demo with `python -m gleif_data demo`, or import your "

@@ -2,6 +2,7 @@
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy import Connection
 
 from dashboard.bulk_qa import bulk_qa
 from dashboard.controls import choose_batch, filter_controls
@@ -9,8 +10,8 @@ from dashboard.data import (
     SUMMARY_TTL,
     cached_count,
     count_version,
-    database_or_stop,
     guarded,
+    page_snapshot,
     within_time_limit,
 )
 from dashboard.view_state import clear_filters, describe_filters, open_page, reset_page
@@ -22,203 +23,217 @@ PAGE_SIZE = 50
 SHOWN_IN_CELL = 2
 LAST = "end"  # ?before=end: the last page
 
-engine = database_or_stop()
-st.title("Explore")
-summary = choose_batch()
-filters = filter_controls()
-by_label = {order.label: order for order in SortOrder}
-sort = by_label[
-    st.segmented_control(
-        "Order",
-        list(by_label),
-        default=SortOrder.FILE.label,
-        key="sort",
-        bind="query-params",
-        on_change=reset_page,
-        required=True,
-    )
-]
-
-
-def open_domain(batch: str, domain: str) -> None:
-    """Open a domain on the Domain page so that Back returns to this very page of Explore.
-
-    The filters follow in session state (carry_view_to); the link is the keyboard's way.
-    """
-    open_page("domain", {"batch": batch, "domain": domain})
-    st.page_link(
-        "pages/domain.py",
-        label=f"Open {domain}",
-        icon=":material/open_in_new:",
-        query_params={"domain": domain},
-    )
-
-
-def cursor(name: str) -> Cursor | None:
-    """The page position in the URL, or None (a broken one starts over)."""
-    text = st.query_params.get(name)
-    if not text or text == LAST:
-        return None
-    try:
-        return Cursor.decode(text)
-    except ValueError:
-        del st.query_params[name]
-        return None
-
-
-def shortened(values: list[str]) -> str:
-    """The first few of a list and how many more: the Domain page has them all."""
-    shown = "; ".join(values[:SHOWN_IN_CELL])
-    more = len(values) - SHOWN_IN_CELL
-    return f"{shown} +{more} more" if more > 0 else shown
-
-
-@st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
-def cached_offset(
-    batch: str, filters: DomainFilter, sort: SortOrder, first: Cursor, data_key: object
-) -> int:
-    """How many matching domains come before the page: its row offset."""
-    return count_before(engine, batch, filters, sort=sort, position=first)
-
-
-after, before = cursor("after"), cursor("before")
-last = st.query_params.get("before") == LAST
-with st.spinner("Loading domains..."):
-    page = guarded(
-        lambda: explore_page(
-            engine,
-            summary.batch,
-            filters,
-            sort=sort,
-            after=after,
-            before=before,
-            last=last,
-            size=PAGE_SIZE,
+# One read snapshot for the whole render: the page never mixes two versions of a batch.
+with page_snapshot() as connection:
+    st.title("Explore")
+    summary = choose_batch()
+    filters = filter_controls()
+    by_label = {order.label: order for order in SortOrder}
+    sort = by_label[
+        st.segmented_control(
+            "Order",
+            list(by_label),
+            default=SortOrder.FILE.label,
+            key="sort",
+            bind="query-params",
+            on_change=reset_page,
+            required=True,
         )
-    )
+    ]
 
-if not page.rows:
-    if filters.active():
-        st.info(
-            f"No domain of this batch matches the filters ({describe_filters(filters)}).",
-            icon=":material/search_off:",
+    def open_domain(batch: str, domain: str) -> None:
+        """Open a domain on the Domain page so that Back returns to this very page of Explore.
+
+        The filters follow in session state (carry_view_to); the link is the keyboard's way.
+        """
+        open_page("domain", {"batch": batch, "domain": domain})
+        st.page_link(
+            "pages/domain.py",
+            label=f"Open {domain}",
+            icon=":material/open_in_new:",
+            query_params={"domain": domain},
         )
-        st.button("Clear filters", on_click=clear_filters, key="clear_empty")
+
+    def cursor(name: str) -> Cursor | None:
+        """The page position in the URL, or None (a broken one starts over)."""
+        text = st.query_params.get(name)
+        if not text or text == LAST:
+            return None
+        try:
+            return Cursor.decode(text)
+        except ValueError:
+            del st.query_params[name]
+            return None
+
+    def shortened(values: list[str]) -> str:
+        """The first few of a list and how many more: the Domain page has them all."""
+        shown = "; ".join(values[:SHOWN_IN_CELL])
+        more = len(values) - SHOWN_IN_CELL
+        return f"{shown} +{more} more" if more > 0 else shown
+
+    @st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
+    def cached_offset(
+        _connection: Connection,
+        batch: str,
+        filters: DomainFilter,
+        sort: SortOrder,
+        first: Cursor,
+        data_key: object,
+    ) -> int:
+        """How many matching domains come before the page: its row offset."""
+        return count_before(_connection, batch, filters, sort=sort, position=first)
+
+    after, before = cursor("after"), cursor("before")
+    last = st.query_params.get("before") == LAST
+    with st.spinner("Loading domains..."):
+        page = guarded(
+            lambda: explore_page(
+                connection,
+                summary.batch,
+                filters,
+                sort=sort,
+                after=after,
+                before=before,
+                last=last,
+                size=PAGE_SIZE,
+            )
+        )
+
+    if not page.rows:
+        if filters.active():
+            st.info(
+                f"No domain of this batch matches the filters ({describe_filters(filters)}).",
+                icon=":material/search_off:",
+            )
+            st.button("Clear filters", on_click=clear_filters, key="clear_empty")
+        else:
+            st.info("This page is empty.", icon=":material/search_off:")
+            st.button("Back to the first page", on_click=reset_page)
+        st.stop()
+
+    # The page shows before the count: counting a filter can read the whole batch.
+    count_line = st.empty()
+    count_line.caption(
+        f"Counting the matching domains of {summary.domains:,}... "
+        "Select a row to see its candidates."
+    )
+    # What the analyst decides on comes first; the long lists last, cut short in the cell.
+    table = pd.DataFrame(
+        {
+            "domain": [row.domain for row in page.rows],
+            "candidates": [row.candidate_count for row in page.rows],
+            "flags": [row.flags.replace("; ", ", ") for row in page.rows],
+            "qa_status": [row.qa_status for row in page.rows],
+            "lei_codes": [shortened([lei for lei, _ in row.candidates]) for row in page.rows],
+            "legal_names": [shortened([name for _, name in row.candidates]) for row in page.rows],
+        }
+    )
+    # st.dataframe sorts the rows on screen when a header is clicked, and has no option against
+    # it (Streamlit 1.67); on a keyset page that order would contradict the Order above and the
+    # URL. A transparent strip over the header row takes those clicks.
+    st.html(
+        "<style>.st-key-explore_table [data-testid='stDataFrameResizable']::after {"
+        "content: ''; position: absolute; top: 0; left: 0; right: 0; height: 36px; z-index: 2;"
+        "cursor: default; }</style>"
+    )
+    event = st.dataframe(
+        table,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="explore_table",
+        column_config={
+            "domain": st.column_config.TextColumn("Domain", width=200),
+            "candidates": st.column_config.NumberColumn("Candidates", format="%d", width=90),
+            "flags": st.column_config.TextColumn(
+                "Flags", width=330, help="The Overview says what each flag means."
+            ),
+            "qa_status": st.column_config.TextColumn("QA", width=90),
+            "lei_codes": st.column_config.TextColumn(
+                "LEI codes", width=330, help="The first two; the Domain page lists them all."
+            ),
+            "legal_names": st.column_config.TextColumn(
+                "Legal names", width="large", help="The first two; the Domain page lists them all."
+            ),
+        },
+    )
+    if event.selection.rows:
+        chosen = page.rows[event.selection.rows[0]]
+        open_domain(summary.batch, chosen.domain)
+
+    def go(name: str, position: Cursor | str | None) -> None:
+        """Move to another page (a button callback)."""
+        for key in ("after", "before"):
+            if key in st.query_params:
+                del st.query_params[key]
+        if position is not None:
+            st.query_params[name] = position if isinstance(position, str) else position.encode()
+
+    with st.container(horizontal=True, vertical_alignment="center"):
+        at_start = page.previous_before is None
+        at_end = page.next_after is None
+        st.button(
+            "First",
+            icon=":material/first_page:",
+            disabled=at_start,
+            on_click=go,
+            args=("after", None),
+        )
+        st.button(
+            "Previous",
+            icon=":material/chevron_left:",
+            disabled=at_start,
+            on_click=go,
+            args=("before", page.previous_before),
+        )
+        st.button(
+            "Next",
+            icon=":material/chevron_right:",
+            disabled=at_end,
+            on_click=go,
+            args=("after", page.next_after),
+        )
+        st.button(
+            "Last", icon=":material/last_page:", disabled=at_end, on_click=go, args=("before", LAST)
+        )
+        position_line = st.empty()
+        position_line.caption(f"{len(page.rows)} domains on this page")
+
+    matching = within_time_limit(
+        lambda: cached_count(
+            connection, summary.batch, filters, count_version(connection, filters)
+        ),
+        connection,
+    )
+    if matching is None:
+        limit = statement_timeout_seconds()
+        count_line.caption(
+            f"Counting the matches among {summary.domains:,} domains took longer than "
+            f"{f'{limit:g} s' if limit else 'the time limit'}; narrow the filters to get a "
+            "count. Select a row to see its candidates."
+        )
     else:
-        st.info("This page is empty.", icon=":material/search_off:")
-        st.button("Back to the first page", on_click=reset_page)
-    st.stop()
+        count_line.caption(
+            f"{matching:,} of {summary.domains:,} domains match. "
+            "Select a row to see its candidates."
+        )
 
-# The page shows before the count: counting a filter can read the whole batch.
-count_line = st.empty()
-count_line.caption(
-    f"Counting the matching domains of {summary.domains:,}... Select a row to see its candidates."
-)
-# What the analyst decides on comes first; the long lists last, cut short in the cell.
-table = pd.DataFrame(
-    {
-        "domain": [row.domain for row in page.rows],
-        "candidates": [row.candidate_count for row in page.rows],
-        "flags": [row.flags.replace("; ", ", ") for row in page.rows],
-        "qa_status": [row.qa_status for row in page.rows],
-        "lei_codes": [shortened([lei for lei, _ in row.candidates]) for row in page.rows],
-        "legal_names": [shortened([name for _, name in row.candidates]) for row in page.rows],
-    }
-)
-# st.dataframe sorts the rows on screen when a header is clicked, and has no option against
-# it (Streamlit 1.67); on a keyset page that order would contradict the Order above and the
-# URL. A transparent strip over the header row takes those clicks.
-st.html(
-    "<style>.st-key-explore_table [data-testid='stDataFrameResizable']::after {"
-    "content: ''; position: absolute; top: 0; left: 0; right: 0; height: 36px; z-index: 2;"
-    "cursor: default; }</style>"
-)
-event = st.dataframe(
-    table,
-    hide_index=True,
-    on_select="rerun",
-    selection_mode="single-row",
-    key="explore_table",
-    column_config={
-        "domain": st.column_config.TextColumn("Domain", width=200),
-        "candidates": st.column_config.NumberColumn("Candidates", format="%d", width=90),
-        "flags": st.column_config.TextColumn(
-            "Flags", width=330, help="The Overview says what each flag means."
-        ),
-        "qa_status": st.column_config.TextColumn("QA", width=90),
-        "lei_codes": st.column_config.TextColumn(
-            "LEI codes", width=330, help="The first two; the Domain page lists them all."
-        ),
-        "legal_names": st.column_config.TextColumn(
-            "Legal names", width="large", help="The first two; the Domain page lists them all."
-        ),
-    },
-)
-if event.selection.rows:
-    chosen = page.rows[event.selection.rows[0]]
-    open_domain(summary.batch, chosen.domain)
+    offset: int | None = 0
+    if page.previous_before is not None and page.first is not None:
+        first = page.first
+        offset = within_time_limit(
+            lambda: cached_offset(
+                connection, summary.batch, filters, sort, first, count_version(connection, filters)
+            ),
+            connection,
+        )
+    if offset is not None:
+        shown = f"Rows {offset + 1:,}-{offset + len(page.rows):,}"
+        position_line.caption(
+            f"{shown} of {matching:,} matching" if matching is not None else shown
+        )
 
-
-def go(name: str, position: Cursor | str | None) -> None:
-    """Move to another page (a button callback)."""
-    for key in ("after", "before"):
-        if key in st.query_params:
-            del st.query_params[key]
-    if position is not None:
-        st.query_params[name] = position if isinstance(position, str) else position.encode()
-
-
-with st.container(horizontal=True, vertical_alignment="center"):
-    at_start = page.previous_before is None
-    at_end = page.next_after is None
-    st.button(
-        "First", icon=":material/first_page:", disabled=at_start, on_click=go, args=("after", None)
-    )
-    st.button(
-        "Previous",
-        icon=":material/chevron_left:",
-        disabled=at_start,
-        on_click=go,
-        args=("before", page.previous_before),
-    )
-    st.button(
-        "Next",
-        icon=":material/chevron_right:",
-        disabled=at_end,
-        on_click=go,
-        args=("after", page.next_after),
-    )
-    st.button(
-        "Last", icon=":material/last_page:", disabled=at_end, on_click=go, args=("before", LAST)
-    )
-    position_line = st.empty()
-    position_line.caption(f"{len(page.rows)} domains on this page")
-
-matching = within_time_limit(lambda: cached_count(summary.batch, filters, count_version(filters)))
-if matching is None:
-    limit = statement_timeout_seconds()
-    count_line.caption(
-        f"Counting the matches among {summary.domains:,} domains took longer than "
-        f"{f'{limit:g} s' if limit else 'the time limit'}; narrow the filters to get a "
-        "count. Select a row to see its candidates."
-    )
-else:
-    count_line.caption(
-        f"{matching:,} of {summary.domains:,} domains match. Select a row to see its candidates."
-    )
-
-offset: int | None = 0
-if page.previous_before is not None and page.first is not None:
-    first = page.first
-    offset = within_time_limit(
-        lambda: cached_offset(summary.batch, filters, sort, first, count_version(filters))
-    )
-if offset is not None:
-    shown = f"Rows {offset + 1:,}-{offset + len(page.rows):,}"
-    position_line.caption(f"{shown} of {matching:,} matching" if matching is not None else shown)
-
-
-# A toggle, not an expander: an expander runs its content on every rerun, and counting the
-# clean matches checks every flag of every filtered domain.
-if st.toggle("Bulk QA", key="bulk_qa", help="Accept many clean single matches at once."):
-    bulk_qa(engine, summary.batch, filters)
+    # A toggle, not an expander: an expander runs its content on every rerun, and counting the
+    # clean matches checks every flag of every filtered domain.
+    if st.toggle("Bulk QA", key="bulk_qa", help="Accept many clean single matches at once."):
+        bulk_qa(connection, summary.batch, filters)

@@ -5,7 +5,13 @@ from urllib.parse import quote, urlencode
 import streamlit as st
 
 from dashboard.controls import choose_batch, filter_controls
-from dashboard.data import cached_export_rows, count_version, database_or_stop, within_time_limit
+from dashboard.data import (
+    cached_export_rows,
+    count_version,
+    export_file,
+    page_snapshot,
+    within_time_limit,
+)
 from dashboard.sign_in import link_signer
 from dashboard.view_state import describe_filters
 from gleif_data.export import (
@@ -13,7 +19,6 @@ from gleif_data.export import (
     ExportFormat,
     ExportLayout,
     ExportOptions,
-    export_bytes,
     export_file_name,
 )
 from gleif_data.export_links import DEFAULT_LIFETIME_SECONDS, SigningUnavailable
@@ -24,94 +29,100 @@ from gleif_data.http_export import export_params
 # larger exports stream from the export route instead.
 BUTTON_LIMIT_ROWS = 20_000
 
-engine = database_or_stop()
-st.title("Export")
-summary = choose_batch()
-with st.expander("Filters", icon=":material/filter_list:"):
-    filters = filter_controls()
+# One read snapshot for the whole render: the page never mixes two versions of a batch.
+with page_snapshot() as connection:
+    st.title("Export")
+    summary = choose_batch()
+    with st.expander("Filters", icon=":material/filter_list:"):
+        filters = filter_controls()
 
-settings = st.columns(3)
-# Options are shown as they are: a bound widget writes its displayed text to the URL.
-export_format = ExportFormat(
-    settings[0].selectbox(
-        "Format", [f.value for f in ExportFormat], key="format", bind="query-params"
+    settings = st.columns(3)
+    # Options are shown as they are: a bound widget writes its displayed text to the URL.
+    export_format = ExportFormat(
+        settings[0].selectbox(
+            "Format", [f.value for f in ExportFormat], key="format", bind="query-params"
+        )
     )
-)
-layout = ExportLayout(
-    settings[1].selectbox(
-        "One row per", [v.value for v in ExportLayout], key="layout", bind="query-params"
+    layout = ExportLayout(
+        settings[1].selectbox(
+            "One row per", [v.value for v in ExportLayout], key="layout", bind="query-params"
+        )
     )
-)
-whole = (
-    settings[2].radio(
-        "Domains", ["filtered", "whole batch"], key="scope", bind="query-params", horizontal=True
+    whole = (
+        settings[2].radio(
+            "Domains",
+            ["filtered", "whole batch"],
+            key="scope",
+            bind="query-params",
+            horizontal=True,
+        )
+        == "whole batch"
     )
-    == "whole batch"
-)
 
-with_qa = st.checkbox(
-    "Add QA columns",
-    key="qa",
-    bind="query-params",
-    help="After the usual columns: QA status, accepted LEI and legal name, and flags "
-    "(per domain); or flags, name score and decision (per candidate).",
-)
-options = ExportOptions(
-    format=export_format,
-    layout=layout,
-    filters=DomainFilter() if whole else filters,
-    with_qa=with_qa,
-)
-with st.spinner("Counting rows..."):
-    version = count_version(options.filters)
-    rows = within_time_limit(lambda: cached_export_rows(summary.batch, options, version))
-
-scope = "the whole batch" if whole or not filters.active() else describe_filters(filters)
-if rows is None:
-    # Too many to count within the time limit: far more than the download button takes.
-    st.markdown(f"**Rows not counted**: counting took too long ({scope}).")
-else:
-    st.markdown(f"**{rows:,} rows** ({scope}).")
-st.caption(f"Columns: {', '.join(options.columns)}.")
-if export_format in (ExportFormat.CSV, ExportFormat.XLSX):
-    st.caption("Cells that a spreadsheet would run as formulas start with an apostrophe.")
-
-file_name = export_file_name(summary.batch, export_format)
-params = export_params(options)
-try:
-    signer = link_signer()
-except SigningUnavailable as exc:  # the route refuses every link; offering one would mislead
-    st.error(f"Export links cannot be signed: {exc}.", icon=":material/lock:")
-    st.stop()
-    raise
-if signer is not None:
-    user = str(st.user.get("email") or st.user.get("name") or "")
-    params["token"] = signer.sign(summary.batch, export_params(options), user)
-base = st.get_option("server.baseUrlPath").strip("/")
-link = (
-    f"{'/' + base if base else ''}/api/export/{quote(summary.batch, safe='')}?{urlencode(params)}"
-)
-
-if rows is not None and rows <= BUTTON_LIMIT_ROWS:
-    st.download_button(
-        f"Download {file_name}",
-        data=lambda: export_bytes(engine, summary.batch, options),
-        file_name=file_name,
-        mime=MEDIA_TYPES[export_format],
-        icon=":material/download:",
-        on_click="ignore",
-        type="primary",
-        key="download",
+    with_qa = st.checkbox(
+        "Add QA columns",
+        key="qa",
+        bind="query-params",
+        help="After the usual columns: QA status, accepted LEI and legal name, and flags "
+        "(per domain); or flags, name score and decision (per candidate).",
     )
-else:
-    st.link_button(f"Download {file_name}", link, icon=":material/download:", type="primary")
-    st.caption("Large exports stream straight from the database; the download starts at once.")
-
-with st.expander("Use this export from a script", icon=":material/terminal:"):
-    lifetime = (
-        f" The link is signed for you and works for {DEFAULT_LIFETIME_SECONDS // 60} minutes."
-        if signer is not None
-        else ""
+    options = ExportOptions(
+        format=export_format,
+        layout=layout,
+        filters=DomainFilter() if whole else filters,
+        with_qa=with_qa,
     )
-    st.markdown(f"The export route streams the same bytes as the CLI.{lifetime}")
-    st.code(f"curl -fOJ 'http://HOST:PORT{link}'", language="bash")
+    with st.spinner("Counting rows..."):
+        version = count_version(connection, options.filters)
+        rows = within_time_limit(
+            lambda: cached_export_rows(connection, summary.batch, options, version), connection
+        )
+
+    scope = "the whole batch" if whole or not filters.active() else describe_filters(filters)
+    if rows is None:
+        # Too many to count within the time limit: far more than the download button takes.
+        st.markdown(f"**Rows not counted**: counting took too long ({scope}).")
+    else:
+        st.markdown(f"**{rows:,} rows** ({scope}).")
+    st.caption(f"Columns: {', '.join(options.columns)}.")
+    if export_format in (ExportFormat.CSV, ExportFormat.XLSX):
+        st.caption("Cells that a spreadsheet would run as formulas start with an apostrophe.")
+
+    file_name = export_file_name(summary.batch, export_format)
+    params = export_params(options)
+    try:
+        signer = link_signer()
+    except SigningUnavailable as exc:  # the route refuses every link; offering one would mislead
+        st.error(f"Export links cannot be signed: {exc}.", icon=":material/lock:")
+        st.stop()
+        raise
+    if signer is not None:
+        user = str(st.user.get("email") or st.user.get("name") or "")
+        params["token"] = signer.sign(summary.batch, export_params(options), user)
+    base = st.get_option("server.baseUrlPath").strip("/")
+    prefix = f"/{base}" if base else ""
+    link = f"{prefix}/api/export/{quote(summary.batch, safe='')}?{urlencode(params)}"
+
+    if rows is not None and rows <= BUTTON_LIMIT_ROWS:
+        st.download_button(
+            f"Download {file_name}",
+            data=lambda: export_file(summary.batch, options),
+            file_name=file_name,
+            mime=MEDIA_TYPES[export_format],
+            icon=":material/download:",
+            on_click="ignore",
+            type="primary",
+            key="download",
+        )
+    else:
+        st.link_button(f"Download {file_name}", link, icon=":material/download:", type="primary")
+        st.caption("Large exports stream straight from the database; the download starts at once.")
+
+    with st.expander("Use this export from a script", icon=":material/terminal:"):
+        lifetime = (
+            f" The link is signed for you and works for {DEFAULT_LIFETIME_SECONDS // 60} minutes."
+            if signer is not None
+            else ""
+        )
+        st.markdown(f"The export route streams the same bytes as the CLI.{lifetime}")
+        st.code(f"curl -fOJ 'http://HOST:PORT{link}'", language="bash")

@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from gleif_data.access import reader_grants, reviewer_grants
 from gleif_data.config import PROJECT_DIR
-from gleif_data.errors import PermissionDenied
 from gleif_data.db import make_engine
+from gleif_data.errors import PermissionDenied
 from gleif_data.explore import count_domains, explore_page
 from gleif_data.export import ExportFormat, ExportOptions, export_bytes
 from gleif_data.filters import DomainFilter
