@@ -55,9 +55,11 @@ def page_snapshot() -> Iterator[Connection]:
     The page opens it itself: under AppTest, and on a fresh server before app.py has run
     once, Streamlit runs a page script without app.py.
 
-    A database error inside it shows its panel and ends the page.
+    A database error on opening it shows its panel and ends the page; the page guards its
+    own reads (`guarded`, `within_time_limit`).
     """
     require_sign_in()  # again here: a page must never rely on app.py having run first
+    rendering = False
     try:
         with read_snapshot(engine()) as connection:
             if not is_up_to_date(connection):
@@ -67,6 +69,7 @@ def page_snapshot() -> Iterator[Connection]:
                 )
                 st.stop()
             token = _render.set(connection)
+            rendering = True
             try:
                 yield connection
             finally:
@@ -75,6 +78,8 @@ def page_snapshot() -> Iterator[Connection]:
         st.error(f"The database configuration is not usable: {exc}", icon=":material/error:")
         st.stop()
     except DatabaseError as exc:
+        if rendering:
+            raise  # a read the page did not guard: the app's own panel, with a reference
         _stop_on(exc)
 
 
