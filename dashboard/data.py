@@ -204,7 +204,8 @@ def within_time_limit(call: Callable[[], T], connection: Connection | None = Non
     """
     try:
         if connection is None:
-            return call()
+            with database_errors(engine().url):
+                return call()
         with savepoint(connection):
             return call()
     except QueryTimedOut:
@@ -217,7 +218,9 @@ def within_time_limit(call: Callable[[], T], connection: Connection | None = Non
 def guarded(call: Callable[[], T]) -> T:
     """Run a data call; if the database fails, show the error panel and stop the page."""
     try:
-        return call()
+        # Inside the render's snapshot a driver error has not reached the boundary yet.
+        with database_errors(engine().url):
+            return call()
     except DatabaseError as exc:
         _stop_on(exc)
         raise  # _stop_on() raises; this line only informs type checkers
