@@ -19,7 +19,7 @@ from dashboard.sign_in import require_sign_in
 from gleif_data.config import ConfigError, describe_url, resolve_database_url
 from gleif_data.db import make_engine
 from gleif_data.errors import DatabaseError, DatabaseUnavailable, QueryTimedOut, ReadOnlyDatabase
-from gleif_data.explore import count_domains
+from gleif_data.explore import Cursor, SortOrder, count_before, count_domains
 from gleif_data.export import ExportOptions, count_export_rows, export_bytes
 from gleif_data.filters import DomainFilter
 from gleif_data.migrate import is_up_to_date
@@ -136,6 +136,19 @@ def cached_count(
 ) -> int:
     """How many domains pass the filters."""
     return count_domains(_connection, batch, filters)
+
+
+@st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
+def cached_offset(
+    _connection: Connection,
+    batch: str,
+    filters: DomainFilter,
+    sort: SortOrder,
+    first: Cursor,
+    data_key: object,
+) -> int:
+    """How many matching domains come before an Explore page: its row offset."""
+    return count_before(_connection, batch, filters, sort=sort, position=first)
 
 
 @st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
