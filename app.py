@@ -16,7 +16,10 @@ from gleif_data.http_export import export_routes, route_pool_options
 
 @functools.cache
 def _route_engine() -> Engine:
-    """The route's own connection pool, created on the first request."""
+    """The route's own connection pool, created on the first request.
+
+    Its statement time limit is the pages' (gleif_data.transactions applies it).
+    """
     return make_engine(**route_pool_options())
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 
+from gleif_data.errors import PermissionDenied, ReadOnlyDatabase
 from gleif_data.models import BatchGeneration, BatchSummary, DataGeneration
+from gleif_data.transactions import savepoint
 
 Counts = dict[str, Any]
 
@@ -52,12 +53,13 @@ def stored_counts(connection: Connection, batch: str, stamp: Stamp) -> Counts | 
     return connection.execute(query).scalar_one_or_none()
 
 
-def store_counts(engine: Engine, batch: str, stamp: Stamp, counts: Counts) -> bool:
+def store_counts(connection: Connection, batch: str, stamp: Stamp, counts: Counts) -> bool:
     """Store counts made at `stamp` unless newer ones are there; False when not allowed.
 
-    A read-only database role cannot store: the counts are then only shown, not kept.
+    A read-only database (or role) cannot store: the counts are then only shown, not kept.
+    The write is a savepoint of the caller's transaction, which a refusal leaves usable.
     """
-    dialect_insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
+    dialect_insert = sqlite_insert if connection.dialect.name == "sqlite" else pg_insert
     row = {
         "batch_id": batch,
         "batch_generation": stamp.batch,
@@ -75,16 +77,8 @@ def store_counts(engine: Engine, batch: str, stamp: Stamp, counts: Counts) -> bo
         ),
     )
     try:
-        with engine.begin() as connection:
+        with savepoint(connection):
             connection.execute(statement)
-    except DBAPIError as exc:
-        if _denied(exc):
-            return False
-        raise
+    except (PermissionDenied, ReadOnlyDatabase):
+        return False
     return True
-
-
-def _denied(exc: DBAPIError) -> bool:
-    """Whether the database refused the write for want of rights (or a read-only file)."""
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return sqlstate == "42501" or "readonly database" in str(exc.orig)

@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-import psycopg
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from gleif_data.config import ConfigError, describe_url
@@ -26,6 +25,7 @@ from gleif_data.export import count_export_rows, export_file_name, write_export
 from gleif_data.export_ranges import MAX_WORKERS
 from gleif_data.import_batch import TARGET_COLUMNS, import_batch
 from gleif_data.queries import list_batch_sizes, list_batches, require_batch
+from gleif_data.transactions import database_errors, read_snapshot
 from gleif_data.view import add_export_arguments, export_options_from_args
 
 
@@ -39,16 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine: Engine | None = None
     try:
         engine = make_engine()
-        return args.run(engine, args)
+        # The library translates database errors where it opens a transaction; this catches
+        # those of the paths that own their connections (the export's COPY, the migrations).
+        with database_errors(engine.url):
+            return args.run(engine, args)
     except (GleifDataError, ConfigError) as exc:
         return _fail(str(exc))
-    except DBAPIError as exc:
-        return _fail(_database_problem(engine, exc))
-    except psycopg.Error as exc:  # the COPY paths use the driver's cursor and raise its errors
-        where = describe_url(engine.url) if engine is not None else "the database"
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        verb = "cannot reach" if isinstance(exc, psycopg.OperationalError) else "database error on"
-        return _fail(f"{verb} {where}: {reason}")
     except SQLAlchemyError as exc:
         return _fail(f"database error: {type(exc).__name__}")
     except KeyboardInterrupt:
@@ -189,7 +185,8 @@ def _import_gleif(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _batches(engine: Engine, _args: argparse.Namespace) -> int:
-    summaries = list_batches(engine)
+    with read_snapshot(engine) as connection:
+        summaries = list_batches(connection)
     if not summaries:
         _say("no batches yet: run `python -m gleif_data demo` or `import-batch FILE --batch NAME`")
         return 0
@@ -203,10 +200,12 @@ def _batches(engine: Engine, _args: argparse.Namespace) -> int:
 def _count_batches(engine: Engine, args: argparse.Namespace) -> int:
     from gleif_data.overview import refresh_counts
 
-    for batch in args.batch:
-        require_batch(engine, batch)
-    batches = args.batch or [size.batch for size in list_batch_sizes(engine)]
-    counted = set(refresh_counts(engine, batches))
+    # Bulk: counting a 10 M-domain batch takes longer than the dashboard's time limit.
+    with read_snapshot(engine, bulk=True) as connection:
+        for batch in args.batch:
+            require_batch(connection, batch)
+        batches = args.batch or [size.batch for size in list_batch_sizes(connection)]
+        counted = set(refresh_counts(connection, batches))
     for batch in batches:
         _say(f"batch {batch!r}: {'counted' if batch in counted else 'already current'}")
     return 0
@@ -214,14 +213,18 @@ def _count_batches(engine: Engine, args: argparse.Namespace) -> int:
 
 def _export(engine: Engine, args: argparse.Namespace) -> int:
     options = export_options_from_args(args)
-    require_batch(engine, args.batch)
+    with read_snapshot(engine) as connection:
+        require_batch(connection, args.batch)
     if args.out == "-":
         with _writing("standard output"):
             write_export(engine, args.batch, sys.stdout.buffer, options, workers=args.workers)
             sys.stdout.buffer.flush()
         return 0
     target = Path(args.out or export_file_name(args.batch, options.format))
-    total = count_export_rows(engine, args.batch, options) if _interactive() else None
+    total = None
+    if _interactive():
+        with read_snapshot(engine, bulk=True) as connection:
+            total = count_export_rows(connection, args.batch, options)
     with (
         _writing(str(target)),
         _progress("export", "rows", total) as progress,
@@ -248,16 +251,17 @@ def _writing(where: str) -> Iterator[None]:
 def _decisions_export(engine: Engine, args: argparse.Namespace) -> int:
     from gleif_data.decisions import export_decisions
 
-    if args.batch is not None:
-        require_batch(engine, args.batch)  # a mistyped name is an error, not an empty file
-    if args.out == "-":
-        count = export_decisions(engine, sys.stdout, batch=args.batch)
-    else:
-        with _atomic_file(Path(args.out)) as out:
-            text = io.TextIOWrapper(out, encoding="utf-8", newline="")
-            count = export_decisions(engine, text, batch=args.batch)
-            text.flush()
-            text.detach()  # the atomic file closes `out` itself
+    with read_snapshot(engine, bulk=True) as connection:
+        if args.batch is not None:
+            require_batch(connection, args.batch)  # a mistyped name is an error, not an empty file
+        if args.out == "-":
+            count = export_decisions(connection, sys.stdout, batch=args.batch)
+        else:
+            with _atomic_file(Path(args.out)) as out:
+                text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+                count = export_decisions(connection, text, batch=args.batch)
+                text.flush()
+                text.detach()  # the atomic file closes `out` itself
     _say(f"{count:,} decisions exported")
     return 0
 
@@ -340,14 +344,6 @@ def _workers(text: str) -> int:
     if not 1 <= value <= MAX_WORKERS:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {MAX_WORKERS}")
     return value
-
-
-def _database_problem(engine: Engine | None, exc: DBAPIError) -> str:
-    where = describe_url(engine.url) if engine is not None else "the database"
-    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-    if exc.connection_invalidated or "connect" in reason.lower():
-        return f"cannot reach {where}: {reason}"
-    return f"database error on {where}: {reason}"
 
 
 def _abandon_stdout() -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -17,7 +16,6 @@ from sqlalchemy import (
     event,
     func,
     select,
-    text,
 )
 from sqlalchemy.engine import URL, Connection, Engine
 
@@ -45,27 +43,6 @@ def make_engine(url: URL | str | None = None, **kwargs: Any) -> Engine:
     else:
         event.listen(engine, "connect", _prepare_postgresql_connection)
     return engine
-
-
-def write_transaction(engine: Engine) -> AbstractContextManager[Connection]:
-    """A transaction that will write: on SQLite it takes the write lock when it begins."""
-    return engine.execution_options(sqlite_begin="IMMEDIATE").begin()
-
-
-@contextmanager
-def summary_connection(engine: Engine) -> Iterator[Connection]:
-    """A transaction whose counts all see one snapshot; on PostgreSQL, without JIT compilation.
-
-    The counts are combined (domains without candidates are all domains minus those with), so
-    they must agree. The queries read every candidate of a batch through wide CASE
-    expressions: compiling them took PostgreSQL 15 longer (up to 10 s at 1 M domains) than
-    running them. (A SQLite transaction reads one snapshot anyway.)
-    """
-    with engine.connect() as connection:
-        if not is_sqlite(engine):
-            connection.execution_options(isolation_level="REPEATABLE READ")
-            connection.execute(text("SET LOCAL jit = off"))
-        yield connection
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -135,7 +112,7 @@ def _prepare_postgresql_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite_transaction(connection: Any) -> None:
-    # A writer asks for the write lock up front (see write_transaction): a deferred
+    # A writer asks for the write lock up front (see transactions.write_transaction): a deferred
     # transaction that reads first cannot wait for it and fails at once when another
     # writer got there in between.
     mode = connection.get_execution_options().get("sqlite_begin", "")

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sqlalchemy import ColumnElement, Engine, Select, case, func, literal, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, case, func, literal, select
 
 from gleif_data.cancellation import Cancellation
 from gleif_data.copy_out import bind, copy_blocks, copy_statement
@@ -28,6 +28,7 @@ from gleif_data.qa_state import (
     status_expression,
 )
 from gleif_data.queries import require_batch
+from gleif_data.transactions import read_snapshot
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -248,14 +249,13 @@ def _first_domain_ids(batch: str, filters: DomainFilter, limit: int) -> Select[A
     )
 
 
-def count_export_rows(engine: Engine, batch: str, options: ExportOptions) -> int:
+def count_export_rows(connection: Connection, batch: str, options: ExportOptions) -> int:
     """How many rows the export will have."""
     if options.layout is ExportLayout.DOMAIN:
         # One row per domain that passes the filters: the batch's stored counts often know.
-        return count_domains(engine, batch, options.filters)
-    query = export_query(engine.dialect.name, batch, options).order_by(None).subquery()
-    with engine.connect() as connection:
-        return connection.execute(select(func.count()).select_from(query)).scalar_one()
+        return count_domains(connection, batch, options.filters)
+    query = export_query(connection.dialect.name, batch, options).order_by(None).subquery()
+    return connection.execute(select(func.count()).select_from(query)).scalar_one()
 
 
 def write_export(
@@ -274,7 +274,8 @@ def write_export(
     (default: GLEIF_EXPORT_WORKERS, else what the machine and the server can use).
     """
     cancellation = cancellation or Cancellation()
-    require_batch(engine, batch)
+    with read_snapshot(engine) as connection:
+        require_batch(connection, batch)
     progress = progress or (lambda _rows: None)
     query = export_query(engine.dialect.name, batch, options)
     domain_csv = options.format is ExportFormat.CSV and options.layout is ExportLayout.DOMAIN
@@ -367,12 +368,11 @@ def _raw(column: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def preview_rows(
-    engine: Engine, batch: str, options: ExportOptions, limit: int = 50
+    connection: Connection, batch: str, options: ExportOptions, limit: int = 50
 ) -> list[tuple[Any, ...]]:
     """The first rows of the export, for a preview in the dashboard."""
-    query = export_query(engine.dialect.name, batch, options, limit=limit)
-    with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(query)]
+    query = export_query(connection.dialect.name, batch, options, limit=limit)
+    return [tuple(row) for row in connection.execute(query)]
 
 
 def export_bytes(engine: Engine, batch: str, options: ExportOptions) -> bytes:

@@ -17,12 +17,14 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from gleif_data.config import ConfigError
+from gleif_data.errors import DatabaseError, DatabaseUnavailable, QueryTimedOut
 from gleif_data.export import MEDIA_TYPES, export_file_name
 from gleif_data.export_links import LinkError, LinkSigner, SigningUnavailable
 from gleif_data.export_ranges import MAX_AUTOMATIC_WORKERS, export_workers_setting
 from gleif_data.export_stream import ExportAborted, ExportStream
 from gleif_data.fields import ViewError
 from gleif_data.queries import batch_exists
+from gleif_data.transactions import read_snapshot
 from gleif_data.view import export_options_from_query
 
 EXPORT_PATH = "/api/export/{batch:path}"  # batch names may contain a slash
@@ -72,7 +74,12 @@ def export_routes(
         except ViewError as exc:
             return PlainTextResponse(f"bad parameter {exc.field}: {exc}\n", status_code=400)
         database = engine()
-        if not await run_in_threadpool(batch_exists, database, batch):
+        try:
+            found = await run_in_threadpool(_batch_exists, database, batch)
+        except DatabaseError as exc:  # its message names the database, never its password
+            busy = isinstance(exc, DatabaseUnavailable | QueryTimedOut)
+            return PlainTextResponse(f"{exc}\n", status_code=503 if busy else 500)
+        if not found:
             return PlainTextResponse(f"no batch named {batch!r}\n", status_code=404)
         headers = {
             "Content-Disposition": content_disposition(export_file_name(batch, options.format))
@@ -89,6 +96,11 @@ def export_routes(
         )
 
     return [Route(EXPORT_PATH, export, methods=["GET", "HEAD"])]
+
+
+def _batch_exists(engine: Engine, batch: str) -> bool:
+    with read_snapshot(engine) as connection:
+        return batch_exists(connection, batch)
 
 
 def max_exports_setting(environ: Mapping[str, str] | None = None) -> int:

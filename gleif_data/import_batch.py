@@ -19,7 +19,6 @@ from gleif_data.batch_tables import (
 )
 from gleif_data.bulk_load import load_rows
 from gleif_data.csv_input import CsvRows, open_csv
-from gleif_data.db import write_transaction
 from gleif_data.domains import normalise_domain
 from gleif_data.errors import GleifDataError, InputError
 from gleif_data.lei import has_valid_check_digits, normalise_lei
@@ -27,6 +26,7 @@ from gleif_data.models import Domain, GleifCandidate
 from gleif_data.names import label_score, registrable_label
 from gleif_data.overview import refresh_counts
 from gleif_data.read_ahead import read_ahead
+from gleif_data.transactions import read_snapshot, write_transaction
 
 TARGET_COLUMNS = ("domain", "lei_code", "legal_name", "match_score", "match_method")
 _SAMPLE_SIZE = 5
@@ -85,7 +85,7 @@ def import_batch(
     with open_csv(path) as csv_rows:
         positions = _column_positions(csv_rows, column_map or {})
         report = ImportReport(batch=batch)
-        with write_transaction(engine) as connection:
+        with write_transaction(engine, bulk=True) as connection:
             lock_for_import(connection)
             if connection.dialect.name != "sqlite":
                 # merge_repeated_domains groups the whole batch; the default work_mem (4 MB)
@@ -117,7 +117,8 @@ def import_batch(
             report.duplicates_skipped += dropped
             advance_sequences(connection)
     # Counted now rather than by the first analyst who opens the Overview.
-    refresh_counts(engine, [batch])
+    with read_snapshot(engine, bulk=True) as connection:
+        refresh_counts(connection, [batch])
     return report
 
 

@@ -30,6 +30,7 @@ from gleif_data.lei import normalise_lei
 from gleif_data.models import LeiRecord
 from gleif_data.overview import refresh_counts
 from gleif_data.queries import list_batch_sizes
+from gleif_data.transactions import read_snapshot, write_transaction
 
 # Our column: the golden copy's column (LEI-CDF 3.x names).
 GOLDEN_COPY_COLUMNS = {
@@ -71,7 +72,7 @@ def import_gleif(engine: Engine, path: Path, progress: Callable[[int], None] | N
         cells = [positions.get(source.casefold()) for source in GOLDEN_COPY_COLUMNS.values()]
         records = _records(path, csv_rows.rows, cells)
         total = 0
-        with engine.begin() as connection:
+        with write_transaction(engine, bulk=True) as connection:
             staging.create(connection)
             while chunk := _unique_by_lei(islice(records, _CHUNK_ROWS)):
                 _upsert_chunk(connection, chunk)
@@ -79,7 +80,8 @@ def import_gleif(engine: Engine, path: Path, progress: Callable[[int], None] | N
                 progress(len(chunk))
             staging.drop(connection)
     # Every batch's flags and statuses read the reference data: count them again now.
-    refresh_counts(engine, [size.batch for size in list_batch_sizes(engine)])
+    with read_snapshot(engine, bulk=True) as connection:
+        refresh_counts(connection, [size.batch for size in list_batch_sizes(connection)])
     return total
 
 

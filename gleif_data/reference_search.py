@@ -36,7 +36,6 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Connection,
-    Engine,
     Row,
     Select,
     and_,
@@ -97,7 +96,9 @@ class ReferenceMatch:
     score: int  # 0-100
 
 
-def search_reference(engine: Engine, query: str, *, limit: int = 10) -> list[ReferenceMatch]:
+def search_reference(
+    connection: Connection, query: str, *, limit: int = 10
+) -> list[ReferenceMatch]:
     """The reference records best matching `query` (an LEI, its prefix or a legal name), best first.
 
     A query of fewer than three characters, or without a word of three, finds nothing.
@@ -107,18 +108,17 @@ def search_reference(engine: Engine, query: str, *, limit: int = 10) -> list[Ref
     query = " ".join(query.split())
     if len(query) < MIN_QUERY_CHARACTERS:
         return []
-    with engine.connect() as connection:
-        if looks_like_lei(query):
-            found = _by_lei_prefix(connection, query.upper(), limit)
-            if found:
-                return found
-        words = name_words(query)
-        if not any(len(word) >= MIN_WORD_CHARACTERS for word in words):
-            return []
-        if is_sqlite(engine):
-            rows = _sqlite_candidates(connection, words, limit)
-        else:
-            rows = _postgresql_candidates(connection, words, limit)
+    if looks_like_lei(query):
+        found = _by_lei_prefix(connection, query.upper(), limit)
+        if found:
+            return found
+    words = name_words(query)
+    if not any(len(word) >= MIN_WORD_CHARACTERS for word in words):
+        return []
+    if is_sqlite(connection.engine):
+        rows = _sqlite_candidates(connection, words, limit)
+    else:
+        rows = _postgresql_candidates(connection, words, limit)
     return rank(words, rows)[:limit]
 
 

@@ -12,6 +12,7 @@ from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
 from tests.support import write_csv
+from tests.transactions import read
 
 ACME = "5493001KJTIIGC8Y1R12"
 ZETA = "0292001130A2Q5CDA023"
@@ -228,10 +229,12 @@ def test_the_bulk_accept_asks_first_and_then_decides_each_domain(engine, monkeyp
     at.text_input(key="analyst").input("Bo").run()
     at.button(key="bulk").click().run()
     assert not at.exception
-    assert domain_history(engine, "clean", "clean1.com") == [], "nothing before the confirmation"
+    assert read(engine, domain_history, "clean", "clean1.com") == [], (
+        "nothing before the confirmation"
+    )
     next(b for b in at.button if b.label == "Accept them").click().run()
     assert not at.exception
-    decided = [domain_history(engine, "clean", f"clean{i}.com") for i in range(6)]
+    decided = [read(engine, domain_history, "clean", f"clean{i}.com") for i in range(6)]
     assert [len(h) for h in decided] == [0, 1, 1, 1, 1, 1]
     assert {h[0].decided_by for h in decided[1:]} == {"Bo"}
     assert at.success[0].value.startswith("Bulk accept 1 accepted 5 domains")
@@ -242,7 +245,7 @@ def test_the_bulk_accept_asks_first_and_then_decides_each_domain(engine, monkeyp
     at.button(key="undo_last_bulk").click().run()
     assert not at.exception
     assert any("5 acceptances withdrawn" in s.value for s in at.success)
-    decided = [domain_history(engine, "clean", f"clean{i}.com") for i in range(6)]
+    decided = [read(engine, domain_history, "clean", f"clean{i}.com") for i in range(6)]
     assert [[h.action.value for h in d] for d in decided[1:]] == [["accept", "withdraw"]] * 5
     caption = next(c.value for c in at.caption if "among these filters" in c.value)
     assert caption.startswith("5 domains"), "undecided again"

@@ -31,6 +31,7 @@ from tests.test_overview import (
     expected_qa,
     load_dataset,
 )
+from tests.transactions import read, write
 
 TAMPERED = 987_654
 
@@ -71,10 +72,10 @@ def tamper(engine, batch: str) -> None:
 
 def assert_counted_afresh(engine, batch: str) -> None:
     rows = Rows.read(engine)
-    overview = batch_overview(engine, batch)
+    overview = read(engine, batch_overview, batch)
     expected = expected_overview(rows, batch)
     assert {name: getattr(overview, name) for name in expected} == expected
-    qa = qa_overview(engine, batch)
+    qa = read(engine, qa_overview, batch)
     assert {"domains": qa.domains, "by_status": qa.by_status, "by_flag": qa.by_flag} == (
         expected_qa(rows, batch)
     )
@@ -82,17 +83,17 @@ def assert_counted_afresh(engine, batch: str) -> None:
 
 
 def test_the_overview_stores_its_counts_and_reads_them_back(loaded):
-    first = batch_overview(loaded, "qa")
+    first = read(loaded, batch_overview, "qa")
     row = stored(loaded, "qa")
     assert stamp_of(row) == stamp(loaded)
     assert overview_of(row.counts) == first
     tamper(loaded, "qa")
-    assert batch_overview(loaded, "qa").domains == TAMPERED
-    assert qa_overview(loaded, "qa").domains == TAMPERED
+    assert read(loaded, batch_overview, "qa").domains == TAMPERED
+    assert read(loaded, qa_overview, "qa").domains == TAMPERED
 
 
 def test_a_batch_without_domains_leaves_no_row(loaded):
-    assert batch_overview(loaded, "no-such-batch").domains == 0
+    assert read(loaded, batch_overview, "no-such-batch").domains == 0
     assert stored(loaded, "no-such-batch") is None
 
 
@@ -126,7 +127,7 @@ WRITES = {
 
 @pytest.mark.parametrize("write", list(WRITES))
 def test_any_write_to_the_counted_tables_makes_the_overview_count_again(loaded, write):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     before = stamp(loaded)
     with loaded.begin() as connection:
@@ -160,7 +161,7 @@ OTHER_BATCH_WRITES = {
 
 @pytest.mark.parametrize("write", list(OTHER_BATCH_WRITES))
 def test_a_write_to_another_batch_leaves_the_counts_current(loaded, write):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     sql, written = OTHER_BATCH_WRITES[write]
     before, written_before = stamp(loaded), stamp(loaded, written)
@@ -168,13 +169,13 @@ def test_a_write_to_another_batch_leaves_the_counts_current(loaded, write):
         connection.execute(text(sql))
     assert stamp(loaded, written) > written_before
     assert stamp(loaded) == before
-    assert batch_overview(loaded, "qa").domains == TAMPERED
+    assert read(loaded, batch_overview, "qa").domains == TAMPERED
 
 
 def test_truncating_the_reference_data_makes_the_overview_count_again(loaded):
     if loaded.dialect.name != "postgresql":
         pytest.skip("SQLite has no TRUNCATE")
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     with loaded.begin() as connection:
         connection.execute(text("TRUNCATE lei_records"))
@@ -182,15 +183,22 @@ def test_truncating_the_reference_data_makes_the_overview_count_again(loaded):
 
 
 def test_a_decision_moves_the_qa_progress_but_not_the_count_from_summarys(loaded):
-    undecided = qa_overview(loaded, "qa").by_status[QaStatus.UNDECIDED.value]
+    undecided = read(loaded, qa_overview, "qa").by_status[QaStatus.UNDECIDED.value]
     before = stamp(loaded)
-    record_decision(loaded, batch="qa", domain="none.org", action=Action.NO_MATCH, decided_by="ana")
+    write(
+        loaded,
+        record_decision,
+        batch="qa",
+        domain="none.org",
+        action=Action.NO_MATCH,
+        decided_by="ana",
+    )
     assert stamp(loaded) == before
-    assert qa_overview(loaded, "qa").by_status[QaStatus.UNDECIDED.value] == undecided - 1
+    assert read(loaded, qa_overview, "qa").by_status[QaStatus.UNDECIDED.value] == undecided - 1
 
 
 def test_an_import_counts_its_batch_and_keeps_the_other_summaries_current(loaded, tmp_path):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     rows = [["a.de", GERMAN, "A", "", ""], ["a.de", FRENCH, "A", "", ""], ["b.fr", "", "", "", ""]]
     import_batch(loaded, write_csv(tmp_path / "new.csv", rows), "new")
@@ -201,7 +209,7 @@ def test_an_import_counts_its_batch_and_keeps_the_other_summaries_current(loaded
     assert {name: getattr(overview, name) for name in expected} == expected
     # The import wrote nothing that "qa" counts: its summary was carried over, not recounted.
     assert stamp_of(stored(loaded, "qa")) == stamp(loaded)
-    assert batch_overview(loaded, "qa").domains == TAMPERED
+    assert read(loaded, batch_overview, "qa").domains == TAMPERED
 
 
 def test_replacing_a_batch_counts_it_again(loaded, tmp_path):
@@ -210,11 +218,11 @@ def test_replacing_a_batch_counts_it_again(loaded, tmp_path):
     rows = [["a.de", GERMAN, "A", "", ""], ["b.de", GERMAN, "B", "", ""]]
     import_batch(loaded, write_csv(tmp_path / "two.csv", rows), "new", replace=True)
     assert_counted_afresh(loaded, "new")
-    assert batch_overview(loaded, "new").domains == 2
+    assert read(loaded, batch_overview, "new").domains == 2
 
 
 def test_importing_reference_data_counts_every_batch_again(loaded, tmp_path):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     golden = tmp_path / "golden.csv"
     golden.write_text(
@@ -234,22 +242,22 @@ def test_importing_reference_data_counts_every_batch_again(loaded, tmp_path):
 
 def test_a_count_by_one_flag_or_none_comes_from_the_count_from_summarys(loaded):
     expected = expected_qa(Rows.read(loaded), "qa")
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     for flag in Flag:
         assert (
-            count_domains(loaded, "qa", DomainFilter(flags={flag}))
+            read(loaded, count_domains, "qa", DomainFilter(flags={flag}))
             == (expected["by_flag"][flag.value])
         )
     tamper(loaded, "qa")
-    assert count_domains(loaded, "qa", DomainFilter()) == TAMPERED
+    assert read(loaded, count_domains, "qa", DomainFilter()) == TAMPERED
     # Two flags, or a flag with another filter, are counted by a query.
     both = DomainFilter(flags={Flag.SHARED_LEI, Flag.COUNTRY_MISMATCH})
-    assert count_from_summary(loaded, "qa", both) is None
+    assert read(loaded, count_from_summary, "qa", both) is None
     narrowed = DomainFilter(flags={Flag.SHARED_LEI}, domain_contains="acme")
-    assert count_from_summary(loaded, "qa", narrowed) is None
+    assert read(loaded, count_from_summary, "qa", narrowed) is None
     rows = Rows.read(loaded)
     codes = rows.codes_by_domain("qa")
-    assert count_domains(loaded, "qa", narrowed) == sum(
+    assert read(loaded, count_domains, "qa", narrowed) == sum(
         1
         for domain_id, name in rows.batch_domains("qa")
         if "acme" in (name or "")
@@ -261,16 +269,18 @@ def test_a_count_by_one_flag_or_none_comes_from_the_count_from_summarys(loaded):
 
 
 def test_a_count_is_not_taken_from_stale_count_from_summarys(loaded):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     with loaded.begin() as connection:
         connection.execute(text("DELETE FROM domains WHERE domain = 'none.org'"))
-    assert count_from_summary(loaded, "qa", DomainFilter()) is None
-    assert count_domains(loaded, "qa", DomainFilter()) == len(Rows.read(loaded).batch_domains("qa"))
+    assert read(loaded, count_from_summary, "qa", DomainFilter()) is None
+    assert read(loaded, count_domains, "qa", DomainFilter()) == len(
+        Rows.read(loaded).batch_domains("qa")
+    )
     # A flag count counts the whole batch again, and stores it.
     expected = expected_qa(Rows.read(loaded), "qa")["by_flag"]
     assert (
-        count_domains(loaded, "qa", DomainFilter(flags={Flag.NO_CANDIDATE}))
+        read(loaded, count_domains, "qa", DomainFilter(flags={Flag.NO_CANDIDATE}))
         == (expected[Flag.NO_CANDIDATE.value])
     )
     assert stamp_of(stored(loaded, "qa")) == stamp(loaded)
@@ -279,9 +289,9 @@ def test_a_count_is_not_taken_from_stale_count_from_summarys(loaded):
 
 def test_a_page_on_a_flag_no_domain_has_is_empty_without_looking(loaded):
     expected = expected_qa(Rows.read(loaded), "qa")["by_flag"]
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     flagged = DomainFilter(flags={Flag.SHARED_LEI})
-    assert len(explore_page(loaded, "qa", flagged).rows) == expected[Flag.SHARED_LEI.value]
+    assert len(read(loaded, explore_page, "qa", flagged).rows) == expected[Flag.SHARED_LEI.value]
     # Stored counts that say nobody has the flag are believed while current ...
     counts = stored(loaded, "qa").counts
     counts["flags"][Flag.SHARED_LEI.value] = 0
@@ -290,11 +300,11 @@ def test_a_page_on_a_flag_no_domain_has_is_empty_without_looking(loaded):
         connection.execute(
             update(BatchSummary).where(BatchSummary.batch_id == "qa").values(counts=counts)
         )
-    assert explore_page(loaded, "qa", flagged).rows == []
+    assert read(loaded, explore_page, "qa", flagged).rows == []
     # ... and not once another write made them stale.
     with loaded.begin() as connection:
         connection.execute(text("DELETE FROM domains WHERE domain = 'none.org'"))
-    assert len(explore_page(loaded, "qa", flagged).rows) == expected[Flag.SHARED_LEI.value]
+    assert len(read(loaded, explore_page, "qa", flagged).rows) == expected[Flag.SHARED_LEI.value]
 
 
 def flagged_in_python(rows: Rows, batch: str, flag: Flag) -> list[int]:
@@ -317,7 +327,7 @@ def flagged_in_python(rows: Rows, batch: str, flag: Flag) -> list[int]:
 
 
 def test_the_stored_counts_keep_the_ids_of_rare_flags(loaded):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     rows = Rows.read(loaded)
     rare = stored(loaded, "qa").counts["rare_flag_ids"]
     assert rare == {
@@ -327,7 +337,7 @@ def test_the_stored_counts_keep_the_ids_of_rare_flags(loaded):
 
 def test_flags_over_the_limit_keep_no_ids(loaded, monkeypatch):
     monkeypatch.setattr("gleif_data.flags.RARE_FLAG_LIMIT", 1)
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     rows = Rows.read(loaded)
     rare = stored(loaded, "qa").counts["rare_flag_ids"]
     assert rare == {
@@ -337,12 +347,12 @@ def test_flags_over_the_limit_keep_no_ids(loaded, monkeypatch):
 
 
 def test_pages_and_counts_on_a_rare_flag_read_its_stored_ids(loaded):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     rows = Rows.read(loaded)
     shared = flagged_in_python(rows, "qa", Flag.SHARED_LEI)
     assert len(shared) > 1
     flagged = DomainFilter(flags={Flag.SHARED_LEI})
-    assert [r.domain_id for r in explore_page(loaded, "qa", flagged).rows] == shared
+    assert [r.domain_id for r in read(loaded, explore_page, "qa", flagged).rows] == shared
     # Stored ids that leave one domain out are believed while current ...
     counts = stored(loaded, "qa").counts
     counts["rare_flag_ids"][Flag.SHARED_LEI.value] = shared[1:]
@@ -350,21 +360,21 @@ def test_pages_and_counts_on_a_rare_flag_read_its_stored_ids(loaded):
         connection.execute(
             update(BatchSummary).where(BatchSummary.batch_id == "qa").values(counts=counts)
         )
-    assert [r.domain_id for r in explore_page(loaded, "qa", flagged).rows] == shared[1:]
+    assert [r.domain_id for r in read(loaded, explore_page, "qa", flagged).rows] == shared[1:]
     # (A second filter, which passes every domain, makes the count a query.)
     every = DomainFilter(flags={Flag.SHARED_LEI}, min_candidates=0)
-    assert count_domains(loaded, "qa", every) == len(shared) - 1
+    assert read(loaded, count_domains, "qa", every) == len(shared) - 1
     # ... the other filters still apply to them ...
     narrowed = DomainFilter(flags={Flag.SHARED_LEI}, domain_contains="no-such-text")
-    assert explore_page(loaded, "qa", narrowed).rows == []
+    assert read(loaded, explore_page, "qa", narrowed).rows == []
     # ... and they are not used once another write made them stale.
     with loaded.begin() as connection:
         connection.execute(text("DELETE FROM domains WHERE domain = 'none.org'"))
-    assert [r.domain_id for r in explore_page(loaded, "qa", flagged).rows] == shared
+    assert [r.domain_id for r in read(loaded, explore_page, "qa", flagged).rows] == shared
 
 
 def test_a_write_after_a_rolled_back_savepoint_still_makes_the_counts_stale(loaded):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     with loaded.begin() as connection:
         savepoint = connection.begin_nested()
@@ -379,7 +389,7 @@ def test_a_write_after_a_rolled_back_savepoint_still_makes_the_counts_stale(load
 
 
 def test_many_writes_in_one_transaction_make_the_counts_stale_once_committed(loaded):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     with loaded.begin() as connection:
         for i in range(3):
@@ -388,5 +398,5 @@ def test_many_writes_in_one_transaction_make_the_counts_stale_once_committed(loa
                 {"id": 990 + i, "name": f"m{i}.de"},
             )
         # Before the commit, another connection still reads the stored counts.
-        assert batch_overview(loaded, "qa").domains == TAMPERED
+        assert read(loaded, batch_overview, "qa").domains == TAMPERED
     assert_counted_afresh(loaded, "qa")

@@ -14,6 +14,7 @@ from gleif_data.lei import has_valid_check_digits
 from gleif_data.models import Domain, GleifCandidate
 from gleif_data.queries import data_version
 from tests.support import sample_records, write_csv
+from tests.transactions import read
 
 ACME = "5493001KJTIIGC8Y1R12"
 ZETA = "0292001130A2Q5CDA023"
@@ -133,12 +134,12 @@ def test_an_import_numbers_its_rows_above_every_id_before_it(engine, tmp_path):
     # never points at a new row. And the dashboard's cache key moves on.
     first = write_csv(tmp_path / "a.csv", [["acme.com", ACME, "ACME", "", ""]])
     import_batch(engine, first, "b1")
-    before, version_before = largest_ids(engine), data_version(engine)
+    before, version_before = largest_ids(engine), read(engine, data_version)
     import_batch(engine, first, "b1", replace=True)
     after = largest_ids(engine)
     assert after[0] > before[0]
     assert after[1] > before[1]
-    assert data_version(engine).generation > version_before.generation
+    assert read(engine, data_version).generation > version_before.generation
     # The sequences moved on too: a row added without an id does not collide.
     with engine.begin() as connection:
         connection.execute(insert(Domain).values(domain="later.com", batch_id="b2"))
@@ -385,8 +386,8 @@ def test_the_unicode_and_ascii_spellings_of_a_domain_are_one_domain_found_by_eit
         ("bücher.de", ZETA),
     ]
     for spelling in ("bücher.de", "xn--bcher-kva.de", "XN--BCHER-KVA.DE"):
-        found = find_domain(engine, "b1", spelling)
+        found = read(engine, find_domain, "b1", spelling)
         assert found is not None
         assert [c.lei_code for c in found.candidates] == [ACME, ZETA]
-        assert count_domains(engine, "b1", DomainFilter(domain_contains=spelling)) == 1
-    assert count_domains(engine, "b1", DomainFilter(domain_contains="xn--bcher-kva")) == 1
+        assert read(engine, count_domains, "b1", DomainFilter(domain_contains=spelling)) == 1
+    assert read(engine, count_domains, "b1", DomainFilter(domain_contains="xn--bcher-kva")) == 1

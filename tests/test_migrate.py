@@ -2,6 +2,7 @@ from sqlalchemy import inspect, text
 
 from gleif_data.db import make_engine
 from gleif_data.migrate import is_up_to_date, upgrade
+from tests.transactions import read
 
 LEGACY_SCHEMA = [
     # As the legacy app created them: varchar types, an extra column, ids without defaults.
@@ -38,7 +39,7 @@ def test_an_empty_database_gets_the_whole_schema(blank_url):
     upgrade(engine)
     tables = set(inspect(engine).get_table_names())
     assert {"domains", "gleif_candidates", "lei_records", "alembic_version"} <= tables
-    assert is_up_to_date(engine)
+    assert read(engine, is_up_to_date)
     engine.dispose()
 
 

@@ -37,6 +37,7 @@ from gleif_data.import_batch import import_batch
 from gleif_data.migrate import upgrade
 from tests.browser_kit import settle, shot
 from tests.support import require_browser, running_app, write_csv
+from tests.transactions import read
 
 with warnings.catch_warnings():  # the provider imports parts of Authlib that Authlib deprecates
     import authlib.deprecate  # noqa: F401 - installs an "always" filter; ours must come after it
@@ -268,7 +269,7 @@ def identity_provider(*users: User) -> Iterator[str]:
 def decided_by(database: str, domain: str) -> list[tuple[str, str]]:
     engine = make_engine(database)
     try:
-        return [(h.action.value, h.decided_by) for h in domain_history(engine, BATCH, domain)]
+        return [(h.action.value, h.decided_by) for h in read(engine, domain_history, BATCH, domain)]
     finally:
         engine.dispose()
 
