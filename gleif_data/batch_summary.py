@@ -13,12 +13,11 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, and_, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from gleif_data.models import BatchGeneration, BatchSummary, DataGeneration
+from gleif_data.sql_dialects import upsert
 
 Counts = dict[str, Any]
 
@@ -57,7 +56,6 @@ def store_counts(engine: Engine, batch: str, stamp: Stamp, counts: Counts) -> bo
 
     A read-only database role cannot store: the counts are then only shown, not kept.
     """
-    dialect_insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
     row = {
         "batch_id": batch,
         "batch_generation": stamp.batch,
@@ -65,13 +63,14 @@ def store_counts(engine: Engine, batch: str, stamp: Stamp, counts: Counts) -> bo
         "counts": counts,
         "counted_at": datetime.now(UTC),
     }
-    statement = dialect_insert(BatchSummary).values(row)
-    statement = statement.on_conflict_do_update(
-        index_elements=["batch_id"],
-        set_={name: statement.excluded[name] for name in row if name != "batch_id"},
-        where=and_(
-            BatchSummary.batch_generation <= statement.excluded.batch_generation,
-            BatchSummary.reference_generation <= statement.excluded.reference_generation,
+    statement = upsert(
+        engine.dialect,
+        BatchSummary.__table__,
+        row,
+        key="batch_id",
+        only_if=lambda excluded: and_(
+            BatchSummary.batch_generation <= excluded.batch_generation,
+            BatchSummary.reference_generation <= excluded.reference_generation,
         ),
     )
     try:
