@@ -18,11 +18,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from gleif_data.config import PROJECT_DIR
 from gleif_data.demo import GOLDEN_COPY_SAMPLE
+from tests.conftest import database_env
 
 IMPORT_HEADER = ["domain", "lei_code", "legal_name", "match_score", "match_method"]
 
@@ -157,3 +160,16 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer within 60 s")
+
+
+def run_cli(
+    engine: Engine, *args: str | os.PathLike[str], timeout: float = 120, **kwargs: Any
+) -> subprocess.CompletedProcess[bytes]:
+    """`python -m gleif_data ARGS` in a process of its own, on `engine`'s database."""
+    options = {"capture_output": True, "check": False, **kwargs}
+    return subprocess.run(
+        [sys.executable, "-m", "gleif_data", *args],
+        env=database_env(engine),
+        timeout=timeout,
+        **options,
+    )
