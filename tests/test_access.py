@@ -4,11 +4,9 @@ import os
 import tomllib
 
 import pytest
-import streamlit as st
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
-from streamlit.testing.v1 import AppTest
 
 from gleif_data.access import reader_grants, reviewer_grants
 from gleif_data.config import PROJECT_DIR
@@ -22,9 +20,7 @@ from gleif_data.migrate import alembic_config, is_up_to_date, upgrade
 from gleif_data.overview import batch_overview, qa_overview
 from gleif_data.queries import list_batches
 from tests.fingerprint import database_fingerprint
-from tests.support import run_cli, write_csv
-
-ACME = "5493001KJTIIGC8Y1R12"
+from tests.support import ACME, app_test, run_cli, url_of, write_csv
 
 
 def _role(engine, tmp_path, kind, grant):
@@ -202,10 +198,7 @@ def test_upgrading_lets_roles_that_read_the_tables_read_the_summaries(blank_url)
 
 
 def test_the_dashboard_runs_under_a_reader_role(reader, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", reader.url.render_as_string(hide_password=False))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
+    at = app_test(monkeypatch, url_of(reader))
     at.run()
     for page in ("pages/explore.py", "pages/export.py"):
         at.switch_page(page).run()
@@ -266,12 +259,9 @@ server_metadata_url = "https://login.example.com/.well-known/openid-configuratio
 @pytest.fixture
 def signed_in_app(engine, tmp_path, monkeypatch):
     import_batch(engine, write_csv(tmp_path / "in.csv", [["a.com", ACME, "A", "", ""]]), "b1")
-    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
     def make(logged_in):
-        at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
+        at = app_test(monkeypatch, url_of(engine))
         at.secrets["auth"] = tomllib.loads(AUTH)["auth"]
         at.user = {"is_logged_in": logged_in, "email": "analyst@example.com"}
         return at

@@ -7,10 +7,7 @@ import pytest
 from gleif_data.explore import Cursor, SortOrder, count_before, count_domains, explore_page
 from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
-from tests.support import write_csv
-
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
+from tests.support import ACME, ZETA, write_csv
 
 
 @pytest.fixture
