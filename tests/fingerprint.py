@@ -19,16 +19,16 @@ def database_fingerprint(engine: Engine) -> dict[str, Any]:
     nothing was written."""
     tables = sorted(inspect(engine).get_table_names())
     found: dict[str, Any] = {table: table_rows(engine, table) for table in tables}
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            found["sequences"] = connection.execute(
-                text(
-                    "SELECT sequencename, last_value FROM pg_sequences "
-                    "WHERE schemaname = 'public' ORDER BY 1"
-                )
-            ).all()
     if engine.dialect.name == "sqlite":
         found["file"] = _sqlite_file_hash(engine)
+        return found
+    with engine.connect() as connection:
+        found["sequences"] = connection.execute(
+            text(
+                "SELECT sequencename, last_value FROM pg_sequences "
+                "WHERE schemaname = 'public' ORDER BY 1"
+            )
+        ).all()
     return found
 
 
