@@ -27,8 +27,11 @@ app = st.App(
 
 # pages/ holds st.navigation pages, not Streamlit's older folder-based pages. Streamlit only
 # learns that when app.py first calls st.navigation, so until then a fresh server would open
-# a deep link such as /explore without running app.py. Pinned Streamlit 1.67; the browser
-# test opens /explore first on a fresh server to catch a change.
+# a deep link such as /explore without running app.py. Streamlit 1.67 has no setting for it:
+# PagesManager takes its class flag from whether pages/ exists; upstream found this mix and
+# left it (https://github.com/streamlit/streamlit/pull/10276, review of 2025-02-21), advising
+# another folder name (https://github.com/streamlit/streamlit/pull/16658); users want pages/.
+# Pinned Streamlit 1.67; tests/test_browser_explore.py opens /explore first on a fresh server.
 PagesManager.uses_pages_directory = False
 
 if __name__ == "__main__":  # Streamlit runs this file as the page script of every session

@@ -21,6 +21,7 @@ ANALYST_MAX_CHARS = 100
 
 
 _EDITING_NAME, _TO_REMEMBER = "_analyst_editing", "_analyst_to_remember"
+_COOKIE_WRITER = "analyst_cookie"
 
 
 def analyst() -> str:
@@ -85,8 +86,18 @@ def _write_analyst_cookie(name: str) -> None:
     # is where st.context.cookies comes from.
     value = quote(name, safe="")
     lifetime = ANALYST_COOKIE_DAYS * 86_400 if name else 0
-    st.sidebar.html(  # the sidebar: no gap in the page's layout
-        f"<script>document.cookie = '{ANALYST_COOKIE}={value}; path=/; "
-        f"max-age={lifetime}; SameSite=Lax';</script>",
-        unsafe_allow_javascript=True,
+    # Streamlit 1.67 can read cookies (st.context.cookies) but not set them, and an element
+    # with a script takes a row of the layout (in st.sidebar it opened an empty sidebar). So
+    # the script sits in a container that a style-only st.html (which Streamlit puts outside
+    # the layout) hides: the browser still runs it, and no gap or sidebar shows.
+    st.html(
+        f"<style>.st-key-{_COOKIE_WRITER}, "
+        f"[data-testid='stLayoutWrapper']:has(> .st-key-{_COOKIE_WRITER}) "
+        "{ display: none; }</style>"
     )
+    with st.container(key=_COOKIE_WRITER):
+        st.html(
+            f"<script>document.cookie = '{ANALYST_COOKIE}={value}; path=/; "
+            f"max-age={lifetime}; SameSite=Lax';</script>",
+            unsafe_allow_javascript=True,
+        )

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from dashboard.sign_in import require_sign_in
 from gleif_data.config import ConfigError, describe_url, resolve_database_url
 from gleif_data.db import make_engine
-from gleif_data.explore import count_domains
+from gleif_data.explore import Cursor, SortOrder, count_before, count_domains
 from gleif_data.export import ExportOptions, count_export_rows
 from gleif_data.filters import DomainFilter
 from gleif_data.migrate import is_up_to_date
@@ -77,6 +77,14 @@ def cached_reference_data(data_key: tuple[object, ...]) -> bool:
 def cached_count(batch: str, filters: DomainFilter, data_key: tuple[object, ...]) -> int:
     """How many domains pass the filters."""
     return count_domains(engine(), batch, filters)
+
+
+@st.cache_data(ttl=SUMMARY_TTL, show_spinner=False)
+def cached_offset(
+    batch: str, filters: DomainFilter, sort: SortOrder, first: Cursor, data_key: object
+) -> int:
+    """How many matching domains come before an Explore page: its row offset."""
+    return count_before(engine(), batch, filters, sort=sort, position=first)
 
 
 def version() -> DataVersion:

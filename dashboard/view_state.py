@@ -150,6 +150,9 @@ def shared_by_every_page() -> Iterator[None]:
     the new page reads them. Several pages bind `batch` and the filters, so Back from the
     Domain page would reset the batch. Widgets of the main script are never dropped; this
     makes the widget as if app.py had (Streamlit 1.67 internals, covered by a browser test).
+    Streamlit 1.67 has no public way to bind one key on several pages: upstream
+    https://github.com/streamlit/streamlit/issues/14350 (its fix, pull 14374, keeps a page's
+    own widget values, and still drops other pages' parameters on a page switch).
     """
     ctx = get_script_run_ctx()
     if ctx is None:

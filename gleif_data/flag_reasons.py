@@ -50,6 +50,14 @@ def candidate_reason(
     """Why the candidate has the flag: `country_mismatch: .de domain, candidate registered in
     US (legal address US, HQ US, jurisdiction US-DE)`; shared_lei names the other domains
     when `shared_with` says which."""
+    reason = flag_reason(flag, domain, candidate, shared_with)
+    return f"{flag}: {reason}" if reason else flag
+
+
+def flag_reason(
+    flag: str, domain: str, candidate: CandidateDetail, shared_with: SharedLei | None = None
+) -> str:
+    """candidate_reason without the flag's name in front; empty for a flag it does not know."""
     tld = domain.lower().rsplit(".", 1)[-1]
     reasons = {
         Flag.INVALID_LEI: (
@@ -72,9 +80,9 @@ def candidate_reason(
         ),
     }
     try:
-        return f"{flag}: {reasons[Flag(flag)]}"
+        return reasons[Flag(flag)]
     except (KeyError, ValueError):
-        return flag
+        return ""
 
 
 def domain_reasons(candidate_count: int) -> list[str]:

@@ -1,58 +1,69 @@
 """Domain: find a domain, see its candidates with their GLEIF facts, decide on each one."""
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from dashboard.analyst import analyst, analyst_input
+from dashboard.candidate_cards import NBSP, candidate_card, flag_reasons
 from dashboard.controls import choose_batch
 from dashboard.data import database_or_stop, guarded
 from dashboard.errors import markdown_text
-from gleif_data.decisions import domain_history, domain_state, record_decision
-from gleif_data.domain_detail import CandidateDetail, DomainDetail, find_domain, suggest_domains
+from gleif_data.decisions import (
+    Decision,
+    DomainState,
+    domain_history,
+    domain_state,
+    record_decision,
+)
+from gleif_data.domain_detail import DomainDetail, find_domain, suggest_domains
 from gleif_data.errors import GleifDataError
-from gleif_data.flags import Flag
 from gleif_data.qa_state import Action, CandidateState, QaStatus
 
-GLEIF_RECORD_URL = "https://search.gleif.org/#/record/"
 SUGGESTIONS = 10
-NBSP = "\u00a0"
+STATUS_ICONS = {
+    QaStatus.ACCEPTED: ":material/check_circle:",
+    QaStatus.REJECTED: ":material/cancel:",
+    QaStatus.NO_MATCH: ":material/block:",
+}
 
 
-engine = database_or_stop()
-st.title("Domain")
-summary = choose_batch()
-typed = st.text_input(
-    "Domain",
-    key="domain",
-    bind="query-params",
-    placeholder="acme.com, part of a name, or a pasted web address",
-    icon=":material/search:",
-)
-if not typed.strip():
-    st.info(
-        "Type a domain of the batch, part of one, or paste a web address; or select a row on "
-        "the Explore page.",
+def typed_domain(engine: Engine, batch: str) -> DomainDetail:
+    """The domain box and the domain it names; else a hint or suggestions, and the page stops."""
+    typed = st.text_input(
+        "Domain",
+        key="domain",
+        bind="query-params",
+        placeholder="acme.com, part of a name, or a pasted web address",
         icon=":material/search:",
     )
-    st.stop()
+    if not typed.strip():
+        st.info(
+            "Type a domain of the batch, part of one, or paste a web address; or select a row "
+            "on the Explore page.",
+            icon=":material/search:",
+        )
+        st.stop()
+    detail = guarded(lambda: find_domain(engine, batch, typed))
+    if detail is None:
+        suggestions(engine, batch, typed)
+        st.stop()
+    return detail
 
 
-def open_domain(name: str) -> None:
-    """Show a suggested domain (a button callback)."""
-    st.session_state["domain"] = name
-
-
-detail: DomainDetail | None = guarded(lambda: find_domain(engine, summary.batch, typed))
-if detail is None:
-    found = guarded(lambda: suggest_domains(engine, summary.batch, typed, limit=SUGGESTIONS))
+def suggestions(engine: Engine, batch: str, typed: str) -> None:
+    """The batch's domains that contain what was typed, each a button that opens it."""
+    found = guarded(lambda: suggest_domains(engine, batch, typed, limit=SUGGESTIONS))
     shown = markdown_text(typed.strip())
     if not found:
         st.warning(
-            f"No domain of the batch {summary.batch!r} is or contains “{shown}”.",
+            f"No domain of the batch {batch!r} is or contains “{shown}”.",
             icon=":material/search_off:",
         )
-        st.stop()
+        return
     more = " (the first ten: type more to narrow them)" if len(found) == SUGGESTIONS else ""
     st.markdown(f"No domain is exactly “{shown}”. Domains containing it{more}:")
     with st.container(horizontal=True, gap="small"):
@@ -64,37 +75,43 @@ if detail is None:
                 on_click=open_domain,
                 args=(name,),
             )
-    st.stop()
-
-st.subheader(detail.domain)
-about = []
-if detail.country:
-    about.append(f"Country-code domain of **{detail.country}**.")
-if detail.stored_times > 1:
-    about.append(
-        f"Stored **{detail.stored_times} times** in this batch (the export lists each row); "
-        "the candidates of every row are below."
-    )
-if about:
-    st.caption(" ".join(about))
-if detail.other_spellings:
-    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-        st.caption("Also stored in another spelling, a domain of its own for decisions:")
-        for number, other in enumerate(detail.other_spellings):
-            st.button(
-                other,
-                key=f"spelling_{number}",
-                type="tertiary",
-                icon=":material/language:",
-                on_click=open_domain,
-                args=(other,),
-            )
-
-history = guarded(lambda: domain_history(engine, summary.batch, detail.domain))
-state = domain_state(history, [c.lei_code for c in detail.candidates])
 
 
-def decide(action: Action, lei_code: str | None = None) -> None:
+def open_domain(name: str) -> None:
+    """Show a suggested domain (a button callback)."""
+    st.session_state["domain"] = name
+
+
+def domain_heading(detail: DomainDetail) -> None:
+    """The domain's name, its country, how often the batch stores it, its other spellings."""
+    st.subheader(detail.domain)
+    about = []
+    if detail.country:
+        about.append(f"Country-code domain of **{detail.country}**.")
+    if detail.stored_times > 1:
+        about.append(
+            f"Stored **{detail.stored_times} times** in this batch (the export lists each row); "
+            "the candidates of every row are below."
+        )
+    if about:
+        st.caption(" ".join(about))
+    if detail.other_spellings:
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+            st.caption("Also stored in another spelling, a domain of its own for decisions:")
+            for number, other in enumerate(detail.other_spellings):
+                st.button(
+                    other,
+                    key=f"spelling_{number}",
+                    type="tertiary",
+                    icon=":material/language:",
+                    on_click=open_domain,
+                    args=(other,),
+                )
+
+
+def decide(
+    engine: Engine, detail: DomainDetail, action: Action, lei_code: str | None = None
+) -> None:
     """Record a decision (a button callback); a missing name refuses it with a message."""
     who = analyst()
     if not who:
@@ -103,7 +120,7 @@ def decide(action: Action, lei_code: str | None = None) -> None:
     try:
         record_decision(
             engine,
-            batch=summary.batch,
+            batch=detail.batch,
             domain=detail.domain,
             action=action,
             decided_by=who,
@@ -122,7 +139,7 @@ def decide(action: Action, lei_code: str | None = None) -> None:
     st.toast(f"Recorded: {done}{f' {lei_code}' if lei_code else ''}", icon=":material/check:")
 
 
-def describe_state() -> str:
+def describe_state(state: DomainState) -> str:
     """The domain's state in words, with who set it and when."""
     words = state.status.value.capitalize()
     if state.accepted_lei:
@@ -138,139 +155,74 @@ def describe_state() -> str:
     return words
 
 
-STATUS_ICONS = {
-    QaStatus.ACCEPTED: ":material/check_circle:",
-    QaStatus.REJECTED: ":material/cancel:",
-    QaStatus.NO_MATCH: ":material/block:",
-}
-with st.container(border=True):
-    st.markdown(
-        f"{STATUS_ICONS.get(state.status, ':material/pending:')} **QA:** {describe_state()}"
-    )
-    with st.container(horizontal=True, vertical_alignment="bottom"):
-        with st.container(width=300):
-            analyst_input()
-        who = analyst()
-        st.text_input(
-            "Note (optional)", key="decision_note", help="Recorded with the next decision."
+def qa_panel(engine: Engine, detail: DomainDetail, state: DomainState) -> None:
+    """The domain's QA state, who decides, a note for the next decision, No match and Reset."""
+    with st.container(border=True):
+        st.markdown(
+            f"{STATUS_ICONS.get(state.status, ':material/pending:')} **QA:** "
+            f"{describe_state(state)}"
         )
-        st.button(
-            "No match",
-            icon=":material/block:",
-            disabled=not who or state.status is QaStatus.NO_MATCH,
-            on_click=decide,
-            args=(Action.NO_MATCH,),
-            help="None of the candidates is the entity behind this domain.",
-        )
-        st.button(
-            "Reset",
-            icon=":material/undo:",
-            disabled=not who or state.latest is None,
-            on_click=decide,
-            args=(Action.RESET,),
-            help="Back to undecided; the history keeps every decision.",
-        )
-    if not who:
-        st.caption("Decisions need your name: type it above.")
-    if error := st.session_state.pop("decision_error", None):
-        st.error(error, icon=":material/error:")
-
-
-def date(value: object) -> str:
-    return value.strftime("%Y-%m-%d") if value is not None else "—"  # type: ignore[attr-defined]
-
-
-def fact(label: str, value: str | None) -> str:
-    """'Label **value**' that wraps between facts, never inside one."""
-    return f"{label} **{markdown_text(value) if value else '—'}**".replace(" ", NBSP)
-
-
-CANDIDATE_BADGES = {
-    CandidateState.ACCEPTED: ":green-badge[:material/check_circle: Accepted]",
-    CandidateState.REJECTED: ":red-badge[:material/cancel: Rejected]",
-    CandidateState.UNDECIDED: ":gray-badge[Undecided]",
-}
-
-
-def candidate_card(number: int, candidate: CandidateDetail) -> None:
-    """One candidate: its name, LEI, GLEIF facts, flags with reasons, its state and buttons."""
-    own = state.candidates.get(candidate.lei_code, CandidateState.UNDECIDED)
-    with st.container(border=True, horizontal=True):
-        with st.container():
-            row = ""
-            if detail.stored_times > 1:
-                row = f" · row {detail.domain_ids.index(candidate.domain_id) + 1}"
-            st.markdown(
-                f"**{number}. {markdown_text(candidate.legal_name) or '(no name)'}** "
-                f"{CANDIDATE_BADGES[own]}{row}"
-            )
-            link = f"[{candidate.lei_code}]({GLEIF_RECORD_URL}{candidate.lei_code})"
-            digits = "" if candidate.check_digits_valid else " · :red[check digits INVALID]"
-            method = f" ({markdown_text(candidate.match_method)})" if candidate.match_method else ""
-            score = f"{candidate.match_score:.2f}" if candidate.match_score is not None else "—"
-            gleif_name = ""
-            if candidate.reference_legal_name and candidate.reference_legal_name != (
-                candidate.legal_name
-            ):
-                gleif_name = f" · GLEIF name: {markdown_text(candidate.reference_legal_name)}"
-            lines = [
-                f"LEI {link}{digits} · name score **{candidate.name_score}** · "
-                f"match score {score}{method}{gleif_name}"
-            ]
-            if candidate.in_reference_data:
-                lines.append(
-                    " · ".join(
-                        [
-                            fact("Registration", candidate.registration_status),
-                            fact("Entity", candidate.entity_status),
-                            fact("Legal address", candidate.legal_address_country),
-                            fact("Headquarters", candidate.headquarters_country),
-                            fact("Jurisdiction", candidate.legal_jurisdiction),
-                            fact("Last update", date(candidate.last_update)),
-                            fact("Next renewal", date(candidate.next_renewal)),
-                        ]
-                    )
-                )
-            lines.extend(
-                f":orange-badge[{flag}] {markdown_text(Flag(flag).description)}"
-                for flag in candidate.flags
-            )
-            st.markdown("  \n".join(lines))
-        with st.container(width="content"):
-            st.button(
-                "Accept",
-                key=f"accept_{candidate.candidate_id}",
-                icon=":material/check_circle:",
-                type="primary",
-                disabled=not who or own is CandidateState.ACCEPTED,
-                on_click=decide,
-                args=(Action.ACCEPT, candidate.lei_code),
-                width="stretch",
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            with st.container(width=300):
+                analyst_input()
+            who = analyst()
+            st.text_input(
+                "Note (optional)", key="decision_note", help="Recorded with the next decision."
             )
             st.button(
-                "Reject",
-                key=f"reject_{candidate.candidate_id}",
-                icon=":material/cancel:",
-                disabled=not who or own is CandidateState.REJECTED,
+                "No match",
+                icon=":material/block:",
+                disabled=not who or state.status is QaStatus.NO_MATCH,
                 on_click=decide,
-                args=(Action.REJECT, candidate.lei_code),
-                width="stretch",
+                args=(engine, detail, Action.NO_MATCH),
+                help="None of the candidates is the entity behind this domain.",
             )
+            st.button(
+                "Reset",
+                icon=":material/undo:",
+                disabled=not who or state.latest is None,
+                on_click=decide,
+                args=(engine, detail, Action.RESET),
+                help="Back to undecided; the history keeps every decision.",
+            )
+        if not who:
+            st.caption("Decisions need your name: type it above.")
+        if error := st.session_state.pop("decision_error", None):
+            st.error(error, icon=":material/error:")
 
 
-count = len(detail.candidates)
-if count == 0:
-    st.info(
-        "The matching found no GLEIF candidate for this domain.", icon=":material/person_search:"
-    )
-else:
+def candidates(engine: Engine, detail: DomainDetail, state: DomainState) -> None:
+    """Every candidate's card, in the order the matching listed them."""
+    count = len(detail.candidates)
+    if count == 0:
+        st.info(
+            "The matching found no GLEIF candidate for this domain.",
+            icon=":material/person_search:",
+        )
+        return
     st.caption(
         f"{count} candidate{'s' if count != 1 else ''}, in the order the matching listed them."
     )
     for number, candidate in enumerate(detail.candidates, 1):
-        candidate_card(number, candidate)
+        row = None
+        if detail.stored_times > 1:
+            row = detail.domain_ids.index(candidate.domain_id) + 1
+        candidate_card(
+            number,
+            candidate,
+            state.candidates.get(candidate.lei_code, CandidateState.UNDECIDED),
+            reasons=flag_reasons(engine, detail, candidate),
+            decide=partial(decide, engine, detail),
+            key=str(candidate.candidate_id),
+            can_decide=bool(analyst()),
+            row=row,
+        )
 
-if history:
+
+def decision_history(history: list[Decision]) -> None:
+    """Every decision on the domain, newest first."""
+    if not history:
+        return
     st.markdown("**History**")
     st.dataframe(
         pd.DataFrame(
@@ -296,3 +248,15 @@ if history:
             "note": st.column_config.TextColumn("Note", width="large"),
         },
     )
+
+
+engine = database_or_stop()
+st.title("Domain")
+summary = choose_batch()
+detail = typed_domain(engine, summary.batch)
+domain_heading(detail)
+history = guarded(lambda: domain_history(engine, summary.batch, detail.domain))
+state = domain_state(history, [c.lei_code for c in detail.candidates])
+qa_panel(engine, detail, state)
+candidates(engine, detail, state)
+decision_history(history)

@@ -14,46 +14,46 @@ from dashboard.data import (
 )
 from dashboard.view_state import open_page
 from gleif_data.flags import Flag
-from gleif_data.overview import BUCKETS, NOT_IN_REFERENCE
+from gleif_data.overview import BUCKETS, NOT_IN_REFERENCE, BatchOverview
+from gleif_data.queries import DataVersion
 
 OPEN_EXPLORE = "_open_explore"
 
-database_or_stop()
-st.title("Overview")
-summary = choose_batch()
-data_key = version()
-with st.spinner("Counting candidates..."):
-    overview = guarded(lambda: cached_overview(summary.batch, data_key))
 
-with st.container(horizontal=True):
-    st.metric("Domains", f"{overview.domains:,}", border=True)
-    st.metric(
-        "With a candidate",
-        f"{overview.with_candidates:,}",
-        border=True,
-        help="Domains with at least one GLEIF candidate.",
-    )
-    st.metric("Without candidates", f"{overview.without_candidates:,}", border=True)
-    st.metric(
-        "Ambiguous",
-        f"{overview.ambiguous:,}",
-        border=True,
-        help="Domains with more than one candidate: a human has to choose.",
-    )
-with st.container(horizontal=True):
-    st.metric("Candidates", f"{overview.candidates:,}", border=True)
-    st.metric("Candidates per domain", f"{overview.mean_candidates:.2f}", border=True)
-    st.metric("Most candidates on one domain", f"{overview.max_candidates:,}", border=True)
+def batch_numbers(overview: BatchOverview) -> None:
+    """The batch in numbers: domains, with and without candidates, ambiguous, candidates."""
+    with st.container(horizontal=True):
+        st.metric("Domains", f"{overview.domains:,}", border=True)
+        st.metric(
+            "With a candidate",
+            f"{overview.with_candidates:,}",
+            border=True,
+            help="Domains with at least one GLEIF candidate.",
+        )
+        st.metric("Without candidates", f"{overview.without_candidates:,}", border=True)
+        st.metric(
+            "Ambiguous",
+            f"{overview.ambiguous:,}",
+            border=True,
+            help="Domains with more than one candidate: a human has to choose.",
+        )
+    with st.container(horizontal=True):
+        st.metric("Candidates", f"{overview.candidates:,}", border=True)
+        st.metric("Candidates per domain", f"{overview.mean_candidates:.2f}", border=True)
+        st.metric("Most candidates on one domain", f"{overview.max_candidates:,}", border=True)
 
-left, right = st.columns(2)
-with left:
+
+def candidates_per_domain(overview: BatchOverview) -> None:
+    """A bar chart: how many domains have 0, 1, 2, ... candidates."""
     st.subheader("Domains by number of candidates")
     histogram = pd.DataFrame(
         {"candidates": list(BUCKETS), "domains": [overview.histogram[b] for b in BUCKETS]}
     )
     st.bar_chart(histogram, x="candidates", y="domains", sort=False, height=320)
 
-with right:
+
+def registration_statuses(overview: BatchOverview, data_key: DataVersion) -> None:
+    """A bar chart of the candidates' GLEIF registration statuses, or why there is none."""
     st.subheader("Candidates by registration status")
     if not guarded(lambda: cached_reference_data(data_key)):
         st.info(
@@ -76,12 +76,12 @@ with right:
         st.caption("This batch has no candidates.")
 
 
-def to_explore(params: dict[str, str]) -> None:
+def to_explore(batch: str, params: dict[str, str]) -> None:
     """Remember which filtered Explore to open (a button callback): the run after opens it."""
-    st.session_state[OPEN_EXPLORE] = {"batch": summary.batch, **params}
+    st.session_state[OPEN_EXPLORE] = {"batch": batch, **params}
 
 
-def count_link(count: int, params: dict[str, str], key: str, help: str) -> None:
+def count_link(batch: str, count: int, params: dict[str, str], key: str, help: str) -> None:
     """A domain count that opens Explore filtered by it (and nothing else)."""
     st.button(
         f"{count:,}",
@@ -90,16 +90,16 @@ def count_link(count: int, params: dict[str, str], key: str, help: str) -> None:
         width=96,
         disabled=not count,
         on_click=to_explore,
-        args=(params,),
+        args=(batch, params),
     )
 
 
 @st.fragment
-def qa_progress() -> None:
+def qa_progress(batch: str, data_key: DataVersion) -> None:
     """QA progress and flags; a fragment, so the numbers above show while this counts."""
     st.subheader("Match QA")
     with st.spinner("Counting flags and decisions..."):
-        qa = guarded(lambda: cached_qa_overview(summary.batch, data_key))
+        qa = guarded(lambda: cached_qa_overview(batch, data_key))
     decided_share = qa.decided / qa.domains if qa.domains else 0.0
     st.progress(decided_share, text=f"{qa.decided:,} of {qa.domains:,} domains decided")
     st.caption("Each count opens the Explore page with those domains.")
@@ -109,18 +109,36 @@ def qa_progress() -> None:
         for status, count in qa.by_status.items():
             with st.container(horizontal=True, wrap=False, vertical_alignment="center"):
                 count_link(
-                    count, {"qa_status": status}, f"qa_{status}", f"Explore the {status} domains"
+                    batch,
+                    count,
+                    {"qa_status": status},
+                    f"qa_{status}",
+                    f"Explore the {status} domains",
                 )
                 st.markdown(f"**{status}**")
     with flag_column:
         st.markdown("**Domains by flag**")
         for flag, count in qa.by_flag.items():
             with st.container(horizontal=True, wrap=False, vertical_alignment="center"):
-                count_link(count, {"flags": flag}, f"flag_{flag}", f"Explore the domains {flag}")
+                count_link(
+                    batch, count, {"flags": flag}, f"flag_{flag}", f"Explore the domains {flag}"
+                )
                 st.markdown(f"**{flag}**: {Flag(flag).description}")
     # A click reruns this fragment alone, so the page it asks for opens from here.
     if target := st.session_state.pop(OPEN_EXPLORE, None):
         open_page("explore", target)
 
 
-qa_progress()
+database_or_stop()
+st.title("Overview")
+summary = choose_batch()
+data_key = version()
+with st.spinner("Counting candidates..."):
+    overview = guarded(lambda: cached_overview(summary.batch, data_key))
+batch_numbers(overview)
+left, right = st.columns(2)
+with left:
+    candidates_per_domain(overview)
+with right:
+    registration_statuses(overview, data_key)
+qa_progress(summary.batch, data_key)

@@ -145,7 +145,7 @@ def running_app(
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_healthy(f"{base}/_stcore/health", process, log)
+        wait_until_healthy(f"{base}/_stcore/health", process, log)
         yield RunningApp(base, process)
     finally:
         stop_process(process)
@@ -161,7 +161,8 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=60)
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait up to 60 s for `url` to answer 200; fail at once, with the log, if `process` exits."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -118,7 +118,11 @@ def test_domain_view_shows_candidates_and_invalid_check_digits(two_batches, monk
     card = next(m.value for m in at.markdown if m.value.startswith("LEI "))
     assert card.startswith(f"LEI [{ANNULLED}](https://search.gleif.org/#/record/{ANNULLED})")
     assert "check digits INVALID" in card
-    assert any(":orange-badge[unknown_lei] The LEI is not in" in m.value for m in at.markdown)
+    # Each flag with its reason in words, as the Review page gives it (one card component).
+    assert any(
+        ":orange-badge[unknown_lei] the LEI is not in the imported GLEIF reference data" in m.value
+        for m in at.markdown
+    )
 
     at.text_input(key="domain").input("nowhere.com").run()
     assert "No domain of the batch 'alpha' is or contains “nowhere\\.com”" in at.warning[0].value

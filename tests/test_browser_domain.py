@@ -22,6 +22,9 @@ from tests.browser_kit import settle, shot
 from tests.support import require_browser, running_app, write_csv
 
 pytestmark = pytest.mark.browser
+# Streamlit loads each kind of widget's code on first use: on a busy machine a fresh page's
+# first buttons take longer than expect's 5 s (run alone, this module has no other setting).
+expect.set_options(timeout=30_000)
 NAME_BOX = "Your name, recorded with your decisions"
 
 
@@ -144,6 +147,9 @@ def test_the_name_survives_a_reload_and_a_new_tab(context, page, server):
     expect(page.get_by_role("button", name="Accept").first).to_be_disabled()
     give_name(page, "Zoë O'Brien; <b>")
     expect(page.get_by_text("Deciding as Zoë O'Brien; <b>")).to_be_visible()
+    # The script that writes the cookie opens no sidebar and takes no room on the page.
+    expect(page.get_by_test_id("stSidebar")).to_have_count(0)
+    expect(page.locator(".st-key-analyst_cookie")).to_be_hidden()
     page.reload()
     page.get_by_text("Deciding as Zoë O'Brien; <b>").wait_for()
     expect(page.get_by_role("button", name="Accept").first).to_be_enabled()

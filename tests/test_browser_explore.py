@@ -65,6 +65,32 @@ def position(page):
     return page.get_by_text(re.compile(r"^Rows \d"))
 
 
+def test_a_deep_link_is_a_fresh_servers_first_request_and_app_py_serves_it(
+    browser, seeded_url, tmp_path
+):
+    """/explore before any other page: app.py runs it, with its navigation and sign-in.
+
+    Guards the PagesManager patch in app.py: without it, Streamlit takes pages/ for its older
+    folder-based pages and runs pages/explore.py alone, under a sidebar of file names.
+    """
+    from tests.support import running_app
+
+    with running_app(seeded_url, tmp_path / "streamlit.log") as app:
+        page = open_page(browser)
+        try:
+            page.goto(f"{app.base}/explore")
+            expect(page.get_by_role("heading", name="Explore")).to_be_visible()
+            grid_box(page)
+            settle(page)
+            # The top navigation that app.py's st.navigation draws, with the pages' titles.
+            nav = page.get_by_test_id("stTopNavLink")
+            expect(nav).to_contain_text(["Overview", "Explore", "Review", "Domain", "Export"])
+            expect(page.get_by_test_id("stSidebar")).to_have_count(0)
+            expect(page.get_by_text("Page not found")).to_have_count(0)
+        finally:
+            page.context.close()
+
+
 def test_clicking_a_row_opens_its_domain_and_back_returns_to_the_same_page(
     page, server, seeded_url
 ):
