@@ -1,7 +1,7 @@
 """The constructs that PostgreSQL and SQLite spell differently give the same answers on both."""
 
 import pytest
-from sqlalchemy import String, column, literal, null, select, text, values
+from sqlalchemy import String, literal, null, select, text, union_all
 
 from gleif_data.db import LIST_SEPARATOR, candidate_lists
 from gleif_data.models import LeiRecord
@@ -28,9 +28,9 @@ def test_strpos_finds_the_first_position_of_plain_text(engine, haystack, needle,
 
 
 def test_byte_order_sorts_and_compares_by_code_point(engine):
-    words = values(column("word", String), name="words").data(
-        [("a",), ("_",), ("B",), ("Z",), ("b",), ("1",)]
-    )
+    words = union_all(
+        *(select(literal(w, String).label("word")) for w in ["a", "_", "B", "Z", "b", "1"])
+    ).subquery("words")
     word = byte_order(words.c.word)
     query = select(words.c.word).where(word >= "B").order_by(word)
     with engine.connect() as connection:
