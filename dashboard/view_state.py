@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -11,86 +12,76 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from gleif_data.filters import DomainFilter
+from gleif_data.fields import Field
+from gleif_data.filters import FILTER_FIELDS, DomainFilter
 
 T = TypeVar("T")
 
-FILTER_KEYS = (
-    "domain_contains",
-    "lei_contains",
-    "name_contains",
-    "min_candidates",
-    "max_candidates",
-    "flags",
-    "qa_status",
-    "min_name_score",
-    "max_name_score",
-)
-
-
-_EMPTY: dict[str, object] = {
-    "min_candidates": None,
-    "max_candidates": None,
-    "min_name_score": None,
-    "max_name_score": None,
-    "flags": [],
-    "qa_status": None,
-}
-
-
+FILTER_KEYS = tuple(f.name for f in FILTER_FIELDS)  # each filter's widget key and URL parameter
 PAGE_KEYS = ("after", "before")
-
-
 _VIEW, _PAGE = "_view", "_page"
+# A page position carries this many hex digits of the view it was made for.
+_FINGERPRINT_DIGITS = 10
+
+
+def empty_value(field: Field) -> object:
+    """What a filter's input holds when the filter is off."""
+    if field.kind == "flags":
+        return []
+    return None if field.kind == "choice" else ""
 
 
 def current_filters() -> DomainFilter:
-    """The filters as the widgets (or the URL) hold them."""
-
-    def number(key: str) -> int | None:
-        value = st.session_state.get(key)
-        return None if value is None else int(value)
-
+    """The filters as the inputs (or the URL) hold them; ViewError names a bad one by label."""
     return DomainFilter(
-        domain_contains=st.session_state.get("domain_contains") or None,
-        lei_contains=st.session_state.get("lei_contains") or None,
-        name_contains=st.session_state.get("name_contains") or None,
-        min_candidates=number("min_candidates"),
-        max_candidates=number("max_candidates"),
-        flags=frozenset(st.session_state.get("flags") or ()),
-        qa_status=st.session_state.get("qa_status") or None,
-        min_name_score=number("min_name_score"),
-        max_name_score=number("max_name_score"),
+        **{f.name: f.parse(_as_text(st.session_state.get(f.name))) for f in FILTER_FIELDS}
     )
 
 
-_FILTER_WORDS = {
-    "domain_contains": "domain contains",
-    "lei_contains": "LEI contains",
-    "name_contains": "legal name contains",
-    "min_candidates": "candidates at least",
-    "max_candidates": "candidates at most",
-    "flags": "flags",
-    "qa_status": "QA status",
-    "min_name_score": "name score at least",
-    "max_name_score": "name score at most",
-}
+def _as_text(value: object) -> str | list[str] | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        return [str(item) for item in value]
+    return str(value)
 
 
 def describe_filters(filters: DomainFilter) -> str:
-    """'domain contains "x", candidates at least 2' for messages."""
-    return ", ".join(
-        f'{_FILTER_WORDS[name]} "{value}"'
-        if name.endswith("contains")
-        else f"{_FILTER_WORDS[name]} {value}"
-        for name, value in filters.active().items()
-    )
+    """'Domain contains "x", Candidates at least 2' for messages; long text shortened."""
+    return filters.describe()
+
+
+def view_fingerprint(batch: str, filters: DomainFilter, order: str) -> str:
+    """A short digest of the view (batch, filters, order) that a page position belongs to."""
+    view = json.dumps([batch, sorted(filters.to_query().items()), order], ensure_ascii=False)
+    return hashlib.sha256(view.encode()).hexdigest()[:_FINGERPRINT_DIGITS]
+
+
+def page_position(name: str, fingerprint: str) -> str | None:
+    """The page position `after` or `before` in the URL, if it was made for this view.
+
+    A position made for other filters or another order (Back or Forward across a filter
+    change brings one along) would start the page at an unrelated row: it is dropped.
+    """
+    text = st.query_params.get(name)
+    if not text:
+        return None
+    stamp, dot, position = text.partition(".")
+    if dot and stamp == fingerprint and position:
+        return position
+    del st.query_params[name]
+    return None
+
+
+def stamped_position(position: str, fingerprint: str) -> str:
+    """A page position as the URL holds it: behind the fingerprint of its view."""
+    return f"{fingerprint}.{position}"
 
 
 def clear_filters() -> None:
     """Empty every filter (a button callback)."""
-    for key in FILTER_KEYS:
-        st.session_state[key] = _EMPTY.get(key, "")
+    for field in FILTER_FIELDS:
+        st.session_state[field.name] = empty_value(field)
     reset_page()
 
 
@@ -106,6 +97,46 @@ def open_page(url_path: str, params: Mapping[str, str]) -> None:
     st.html(
         "<script>"
         f"window.history.pushState({{}}, '', new URL({target}, window.location.href));"
+        "window.dispatchEvent(new PopStateEvent('popstate'));"
+        "</script>",
+        unsafe_allow_javascript=True,
+    )
+
+
+def filter_query() -> list[tuple[str, str]]:
+    """The filters as their inputs hold them, as URL parameters (a flag set: one per flag)."""
+    pairs: list[tuple[str, str]] = []
+    for field in FILTER_FIELDS:
+        value = st.session_state.get(field.name)
+        if value in (None, "", []) or value == empty_value(field):
+            continue
+        values = value if isinstance(value, list | tuple) else [value]
+        pairs.extend((field.name, str(item)) for item in values)
+    return pairs
+
+
+def name_in_url(pairs: list[tuple[str, str]]) -> None:
+    """Make the URL name this part of the view, if it does not yet; Streamlit then reruns.
+
+    Streamlit writes a bound widget's value to the URL when the analyst changes it, but not
+    a value that came another way: the first batch chosen for a URL without one, or the
+    filters carried to a page from the one before. A link copied then would not reproduce
+    the view (an Export link would export the whole batch). The browser's URL is replaced,
+    not pushed (Back still leaves the page), and Streamlit rereads every bound widget from it.
+    """
+    missing = [(key, value) for key, value in pairs if value not in st.query_params.get_all(key)]
+    if not missing:
+        return
+    keys = sorted({key for key, _ in pairs})
+    changes = json.dumps({key: [value for k, value in pairs if k == key] for key in keys})
+    changes = changes.replace("<", "\\u003c")  # typed text cannot end the script
+    st.html(
+        "<script>"
+        f"const changes = {changes};"
+        "const url = new URL(window.location.href);"
+        "for (const [key, values] of Object.entries(changes)) {"
+        "url.searchParams.delete(key); values.forEach((v) => url.searchParams.append(key, v)); }"
+        "window.history.replaceState(window.history.state, '', url);"
         "window.dispatchEvent(new PopStateEvent('popstate'));"
         "</script>",
         unsafe_allow_javascript=True,

@@ -22,19 +22,10 @@ from tqdm import tqdm
 from gleif_data.config import ConfigError, describe_url
 from gleif_data.db import make_engine
 from gleif_data.errors import GleifDataError
-from gleif_data.export import (
-    ExportFormat,
-    ExportLayout,
-    ExportOptions,
-    count_export_rows,
-    export_file_name,
-    write_export,
-)
-from gleif_data.filters import DomainFilter
-from gleif_data.flags import Flag
+from gleif_data.export import count_export_rows, export_file_name, write_export
 from gleif_data.import_batch import TARGET_COLUMNS, import_batch
-from gleif_data.qa_state import QaStatus
 from gleif_data.queries import list_batch_sizes, list_batches, require_batch
+from gleif_data.view import add_export_arguments, export_options_from_args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,33 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--out", help="file to write, or - for standard output (default: a dated name here)"
     )
-    export.add_argument("--format", choices=[f.value for f in ExportFormat], default="csv")
-    export.add_argument("--layout", choices=[v.value for v in ExportLayout], default="domain")
-    export.add_argument("--domain-contains", metavar="TEXT")
-    export.add_argument("--lei-contains", metavar="TEXT")
-    export.add_argument("--name-contains", metavar="TEXT", help="any candidate's legal name")
-    export.add_argument("--min-candidates", type=_whole_number, metavar="N")
-    export.add_argument("--max-candidates", type=_whole_number, metavar="N")
-    export.add_argument(
-        "--flag",
-        action="append",
-        default=[],
-        choices=[flag.value for flag in Flag],
-        help="only domains with this QA flag (repeat: all of them)",
-    )
-    export.add_argument("--qa-status", choices=[status.value for status in QaStatus])
-    export.add_argument("--min-name-score", type=_whole_number, metavar="N")
-    export.add_argument("--max-name-score", type=_whole_number, metavar="N")
-    export.add_argument(
-        "--with-qa",
-        action="store_true",
-        help="add QA columns after the legacy ones (QA status, accepted LEI and name, flags)",
-    )
-    export.add_argument(
-        "--no-formula-guard",
-        action="store_true",
-        help="keep cells starting with = + - @ as they are (CSV and XLSX)",
-    )
+    add_export_arguments(export)
     export.set_defaults(run=_export)
 
     decisions = commands.add_parser("decisions", help="move QA decisions between databases")
@@ -257,27 +222,7 @@ def _count_batches(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _export(engine: Engine, args: argparse.Namespace) -> int:
-    try:
-        filters = DomainFilter(
-            domain_contains=args.domain_contains,
-            lei_contains=args.lei_contains,
-            name_contains=args.name_contains,
-            min_candidates=args.min_candidates,
-            max_candidates=args.max_candidates,
-            flags=frozenset(args.flag),
-            qa_status=args.qa_status,
-            min_name_score=args.min_name_score,
-            max_name_score=args.max_name_score,
-        )
-    except ValueError as exc:
-        raise GleifDataError(str(exc)) from None
-    options = ExportOptions(
-        format=ExportFormat(args.format),
-        layout=ExportLayout(args.layout),
-        filters=filters,
-        formula_guard=not args.no_formula_guard,
-        with_qa=args.with_qa,
-    )
+    options = export_options_from_args(args)
     require_batch(engine, args.batch)
     if args.out == "-":
         with _writing("standard output"):
@@ -416,16 +361,6 @@ def _column_mapping(text: str) -> tuple[str, str]:
     if not sep or not target.strip() or not source.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is not TARGET=SOURCE")
     return target.strip(), source.strip()
-
-
-def _whole_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative")
-    return value
 
 
 def _database_problem(engine: Engine | None, exc: DBAPIError) -> str:

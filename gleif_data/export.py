@@ -16,6 +16,7 @@ from gleif_data.cancellation import Cancellation
 from gleif_data.db import candidate_lists, is_sqlite, statement_interrupter
 from gleif_data.errors import GleifDataError
 from gleif_data.explore import count_domains
+from gleif_data.fields import Field
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import candidate_conditions, domain_flag_list, flag_list
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
@@ -64,6 +65,44 @@ MEDIA_TYPES = {
 }
 
 
+# Every export option, once (the filters are DomainFilter's): CLI, URL and README come from here.
+EXPORT_FIELDS: tuple[Field, ...] = (
+    Field(
+        "format",
+        "Format",
+        "choice",
+        "The file format.",
+        choices=ExportFormat,
+        default=ExportFormat.CSV,
+    ),
+    Field(
+        "layout",
+        "One row per",
+        "choice",
+        "One row per domain (the legacy columns) or per candidate (lossless).",
+        choices=ExportLayout,
+        default=ExportLayout.DOMAIN,
+    ),
+    Field(
+        "formula_guard",
+        "Formula guard",
+        "switch",
+        "Start CSV and XLSX cells that a spreadsheet would run as formulas with an apostrophe.",
+        default=True,
+        cli="--no-formula-guard",
+        cli_help="Keep cells starting with = + - @ as they are (CSV and XLSX).",
+    ),
+    Field(
+        "with_qa",
+        "Add QA columns",
+        "switch",
+        "Add QA columns after the legacy ones (QA status, accepted LEI and name, flags).",
+        default=False,
+        url="qa",
+    ),
+)
+
+
 @dataclass(frozen=True)
 class ExportOptions:
     """What to export: format, layout, filters and whether to neutralise formulas."""
@@ -73,6 +112,18 @@ class ExportOptions:
     filters: DomainFilter = field(default_factory=DomainFilter)
     formula_guard: bool = True
     with_qa: bool = False
+
+    def __post_init__(self) -> None:
+        for option in EXPORT_FIELDS:
+            object.__setattr__(self, option.name, option.check(getattr(self, option.name)))
+
+    def to_query(self) -> dict[str, str]:
+        """The URL query parameters of these options and their filters (defaults left out)."""
+        texts = {f.parameter: f.to_text(getattr(self, f.name)) for f in EXPORT_FIELDS}
+        # The format and layout are always named: a link says what it downloads.
+        texts["format"], texts["layout"] = self.format.value, self.layout.value
+        options = {name: text for name, text in texts.items() if text is not None}
+        return {**options, **self.filters.to_query()}
 
     @property
     def guards_formulas(self) -> bool:

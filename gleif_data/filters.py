@@ -2,25 +2,72 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, exists, false, func, or_, select
 from sqlalchemy.sql import FromClause
 
 from gleif_data.db import contains_text
 from gleif_data.domains import decode_ace_labels
+from gleif_data.fields import Field, check_range
 from gleif_data.flags import Flag, domain_condition
 from gleif_data.models import GleifCandidate
 from gleif_data.qa_state import QaStatus, status_expression
 
-# The largest value each number filter can be compared with: candidate counts are SQL
-# integers (PostgreSQL's 4-byte range; SQLite binds no larger than 8 bytes), scores are 0-100.
-MAX_VALUES = {
-    "min_candidates": 2_147_483_647,
-    "max_candidates": 2_147_483_647,
-    "min_name_score": 100,
-    "max_name_score": 100,
-}
+# Candidate counts are SQL integers (PostgreSQL's 4-byte range; SQLite binds no larger than
+# 8 bytes); name scores are 0-100.
+MAX_COUNT = 2_147_483_647
+MAX_SCORE = 100
+
+# Every filter, once: its label, kind and help. The CLI options, the URL parameters, the
+# dashboard's inputs and the README's table all come from here (see view.py); a new filter
+# is a field here, an attribute below and its SQL condition in `conditions`.
+FILTER_FIELDS: tuple[Field, ...] = (
+    Field("domain_contains", "Domain contains", "text", "Part of the domain name."),
+    Field("lei_contains", "LEI contains", "text", "Part of any candidate's LEI code."),
+    Field("name_contains", "Legal name contains", "text", "Part of any candidate's legal name."),
+    Field(
+        "min_candidates",
+        "Candidates at least",
+        "number",
+        "Domains with at least this many candidates.",
+        maximum=MAX_COUNT,
+    ),
+    Field(
+        "max_candidates",
+        "Candidates at most",
+        "number",
+        "Domains with at most this many candidates.",
+        maximum=MAX_COUNT,
+    ),
+    Field(
+        "flags",
+        "Flags (all of)",
+        "flags",
+        "Domains with every one of these QA flags.",
+        choices=Flag,
+        default=frozenset(),
+        cli="--flag",
+        cli_help="Domains with this QA flag (repeat: all of them).",
+    ),
+    Field("qa_status", "QA status", "choice", "Domains in this QA state.", choices=QaStatus),
+    Field(
+        "min_name_score",
+        "Name score at least",
+        "number",
+        "Domains whose best candidate's name score is at least this (0-100).",
+        maximum=MAX_SCORE,
+    ),
+    Field(
+        "max_name_score",
+        "Name score at most",
+        "number",
+        "Domains whose best candidate's name score is at most this (0-100).",
+        maximum=MAX_SCORE,
+    ),
+)
+# Pairs of (lower bound, upper bound) that must not cross.
+FILTER_RANGES = (("min_candidates", "max_candidates"), ("min_name_score", "max_name_score"))
 
 
 @dataclass(frozen=True)
@@ -28,7 +75,8 @@ class DomainFilter:
     """Which domains of a batch to show or export; a selected domain keeps all its candidates.
 
     Text filters are case-insensitive substrings in which %, _ and quotes are literal;
-    see trimmed_needle for the spaces around them.
+    see trimmed_needle for the spaces around them. A bad value raises ViewError naming the
+    field by its label.
     """
 
     domain_contains: str | None = None
@@ -42,48 +90,33 @@ class DomainFilter:
     max_name_score: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("domain_contains", "lei_contains", "name_contains"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
-                raise ValueError(f"{name} must be text")
-            if value is not None:
-                value = trimmed_needle(value)
-                object.__setattr__(self, name, value)
-        for name, top in MAX_VALUES.items():
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"{name} must be a whole number")
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must be 0 or more")
-            if value is not None and value > top:
-                raise ValueError(f"{name} must be {top:,} or less")
-        for low_name, high_name in (
-            ("min_candidates", "max_candidates"),
-            ("min_name_score", "max_name_score"),
-        ):
-            low, high = getattr(self, low_name), getattr(self, high_name)
-            if low is not None and high is not None and low > high:
-                raise ValueError(f"{low_name} ({low}) is greater than {high_name} ({high})")
-        try:
-            object.__setattr__(self, "flags", frozenset(Flag(flag) for flag in self.flags))
-            if self.qa_status is not None:
-                object.__setattr__(self, "qa_status", QaStatus(self.qa_status))
-        except ValueError as exc:
-            raise ValueError(f"unknown {exc}".replace("is not a valid", "is not a")) from None
+        values = {f.name: f.check(getattr(self, f.name)) for f in FILTER_FIELDS}
+        for low, high in FILTER_RANGES:
+            check_range(FILTER_FIELDS, values, low, high)
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
 
     def active(self) -> dict[str, str | int]:
         """The filters that are set, by name; flags as one comma-separated text."""
         values: dict[str, str | int] = {}
-        for f in fields(self):
+        for f in FILTER_FIELDS:
             value = getattr(self, f.name)
-            if f.name == "flags":
-                if value:
-                    values["flags"] = ",".join(flag.value for flag in Flag if flag in value)
-            elif isinstance(value, QaStatus):
-                values[f.name] = value.value
-            elif value is not None:
-                values[f.name] = value
+            if f.to_text(value) is not None:
+                values[f.name] = value if isinstance(value, int) else str(f.to_text(value))
         return values
+
+    def to_query(self) -> dict[str, str]:
+        """The URL query parameters of the filters that are set."""
+        texts = {f.parameter: f.to_text(getattr(self, f.name)) for f in FILTER_FIELDS}
+        return {name: text for name, text in texts.items() if text is not None}
+
+    def describe(self) -> str:
+        """`Domain contains "bank", Candidates at least 2`: the filters set, in words."""
+        return ", ".join(
+            f.describe(getattr(self, f.name))
+            for f in FILTER_FIELDS
+            if f.to_text(getattr(self, f.name)) is not None
+        )
 
     @property
     def uses_counts(self) -> bool:
@@ -137,16 +170,6 @@ class DomainFilter:
             if self.max_name_score is not None:
                 where.append(best <= self.max_name_score)
         return where
-
-
-def trimmed_needle(value: str) -> str | None:
-    """A text filter as typed, without surrounding blanks; only spaces mean one space."""
-    # '  bank ' is meant as 'bank' (pasted text brings spaces along). A box of nothing but
-    # spaces has no other meaning than "holds a space"; an empty box filters nothing.
-    trimmed = value.strip()
-    if trimmed:
-        return trimmed
-    return " " if " " in value else None
 
 
 def _any_candidate(

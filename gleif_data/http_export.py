@@ -17,32 +17,14 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from gleif_data.config import ConfigError
-from gleif_data.export import (
-    MEDIA_TYPES,
-    ExportFormat,
-    ExportLayout,
-    ExportOptions,
-    export_file_name,
-)
+from gleif_data.export import MEDIA_TYPES, export_file_name
 from gleif_data.export_links import LinkError, LinkSigner, SigningUnavailable
 from gleif_data.export_stream import ExportAborted, ExportStream
-from gleif_data.filters import DomainFilter
+from gleif_data.fields import ViewError
 from gleif_data.queries import batch_exists
+from gleif_data.view import export_options_from_query
 
 EXPORT_PATH = "/api/export/{batch:path}"  # batch names may contain a slash
-TEXT_PARAMS = ("domain_contains", "lei_contains", "name_contains")
-COUNT_PARAMS = ("min_candidates", "max_candidates", "min_name_score", "max_name_score")
-QA_PARAMS = ("flags", "qa_status")
-KNOWN_PARAMS = {
-    "format",
-    "layout",
-    "formula_guard",
-    "qa",
-    "token",
-    *TEXT_PARAMS,
-    *COUNT_PARAMS,
-    *QA_PARAMS,
-}
 MAX_EXPORTS_VARIABLE = "GLEIF_MAX_EXPORTS"
 # The route's pool holds 15 connections (SQLAlchemy's 5 + 10 overflow); an export holds one
 # while it runs, and the rest serve the short checks of requests that arrive meanwhile.
@@ -50,65 +32,6 @@ DEFAULT_MAX_EXPORTS = 10
 RETRY_AFTER_SECONDS = 10
 
 logger = logging.getLogger(__name__)
-
-
-class BadParameter(ValueError):
-    """A query parameter the route cannot use; its message names it."""
-
-
-def export_options_from_params(params: Mapping[str, str]) -> ExportOptions:
-    """Read export options from query parameters, as the CLI reads its flags."""
-    unknown = sorted(set(params) - KNOWN_PARAMS)
-    if unknown:
-        raise BadParameter(f"unknown parameter {unknown[0]!r}")
-    try:
-        export_format = ExportFormat(params.get("format", "csv"))
-    except ValueError:
-        raise BadParameter("format must be one of csv, xlsx, parquet, json") from None
-    try:
-        layout = ExportLayout(params.get("layout", "domain"))
-    except ValueError:
-        raise BadParameter("layout must be domain or candidate") from None
-    guard = params.get("formula_guard", "true").lower()
-    if guard not in ("true", "false"):
-        raise BadParameter("formula_guard must be true or false")
-    with_qa = params.get("qa", "false").lower()
-    if with_qa not in ("true", "false"):
-        raise BadParameter("qa must be true or false")
-    counts: dict[str, int | None] = {}
-    for name in COUNT_PARAMS:
-        raw = params.get(name, "").strip()
-        if raw and not (raw.isascii() and raw.isdigit()):
-            raise BadParameter(f"{name} must be a whole number of 0 or more")
-        counts[name] = int(raw) if raw else None
-    flags = frozenset(flag.strip() for flag in params.get("flags", "").split(",") if flag.strip())
-    try:
-        filters = DomainFilter(
-            **{name: params.get(name) for name in TEXT_PARAMS},
-            **counts,
-            flags=flags,
-            qa_status=params.get("qa_status") or None,
-        )
-    except ValueError as exc:
-        raise BadParameter(str(exc)) from None
-    return ExportOptions(
-        format=export_format,
-        layout=layout,
-        filters=filters,
-        formula_guard=guard == "true",
-        with_qa=with_qa == "true",
-    )
-
-
-def export_params(options: ExportOptions) -> dict[str, str]:
-    """The query parameters that ask the route for these options (the inverse of the above)."""
-    params = {"format": options.format.value, "layout": options.layout.value}
-    params.update({name: str(value) for name, value in options.filters.active().items()})
-    if not options.formula_guard:
-        params["formula_guard"] = "false"
-    if options.with_qa:
-        params["qa"] = "true"
-    return params
 
 
 def export_routes(
@@ -141,9 +64,9 @@ def export_routes(
             except LinkError as exc:
                 return PlainTextResponse(f"{exc}\n", status_code=403)
         try:
-            options = export_options_from_params(params)
-        except BadParameter as exc:
-            return PlainTextResponse(f"bad parameter: {exc}\n", status_code=400)
+            options = export_options_from_query(params)
+        except ViewError as exc:
+            return PlainTextResponse(f"bad parameter {exc.field}: {exc}\n", status_code=400)
         database = engine()
         if not await run_in_threadpool(batch_exists, database, batch):
             return PlainTextResponse(f"no batch named {batch!r}\n", status_code=404)

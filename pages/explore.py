@@ -15,7 +15,15 @@ from dashboard.data import (
     guarded,
     within_time_limit,
 )
-from dashboard.view_state import clear_filters, describe_filters, open_page, reset_page
+from dashboard.view_state import (
+    clear_filters,
+    describe_filters,
+    open_page,
+    page_position,
+    reset_page,
+    stamped_position,
+    view_fingerprint,
+)
 from gleif_data.explore import Cursor, ExplorePage, SortOrder, explore_page
 from gleif_data.filters import DomainFilter
 from gleif_data.queries import BatchSize
@@ -42,10 +50,10 @@ def choose_order() -> SortOrder:
     ]
 
 
-def cursor(name: str) -> Cursor | None:
-    """The page position in the URL, or None (a broken one starts over)."""
-    text = st.query_params.get(name)
-    if not text or text == LAST:
+def cursor(name: str, fingerprint: str) -> Cursor | None:
+    """The page position in the URL, or None (a broken one, or another view's, starts over)."""
+    text = page_position(name, fingerprint)
+    if text is None:
         return None
     try:
         return Cursor.decode(text)
@@ -56,8 +64,9 @@ def cursor(name: str) -> Cursor | None:
 
 def load_page(engine: Engine, batch: str, filters: DomainFilter, sort: SortOrder) -> ExplorePage:
     """The page of domains the URL's position names; when it is empty, says why and stops."""
-    after, before = cursor("after"), cursor("before")
-    last = st.query_params.get("before") == LAST
+    fingerprint = view_fingerprint(batch, filters, sort.value)
+    last = st.query_params.get("before") == LAST  # the last page of any view: no fingerprint
+    after, before = cursor("after", fingerprint), None if last else cursor("before", fingerprint)
     with st.spinner("Loading domains..."):
         page = guarded(
             lambda: explore_page(
@@ -155,16 +164,20 @@ def open_domain(batch: str, domain: str) -> None:
     )
 
 
-def go(name: str, position: Cursor | str | None) -> None:
+def go(name: str, position: Cursor | str | None, fingerprint: str) -> None:
     """Move to another page (a button callback)."""
     for key in ("after", "before"):
         if key in st.query_params:
             del st.query_params[key]
     if position is not None:
-        st.query_params[name] = position if isinstance(position, str) else position.encode()
+        st.query_params[name] = (
+            position
+            if isinstance(position, str)
+            else stamped_position(position.encode(), fingerprint)
+        )
 
 
-def page_buttons(page: ExplorePage) -> DeltaGenerator:
+def page_buttons(page: ExplorePage, fingerprint: str) -> DeltaGenerator:
     """First, Previous, Next and Last; returns the place of the position line beside them."""
     with st.container(horizontal=True, vertical_alignment="center"):
         at_start = page.previous_before is None
@@ -174,24 +187,28 @@ def page_buttons(page: ExplorePage) -> DeltaGenerator:
             icon=":material/first_page:",
             disabled=at_start,
             on_click=go,
-            args=("after", None),
+            args=("after", None, fingerprint),
         )
         st.button(
             "Previous",
             icon=":material/chevron_left:",
             disabled=at_start,
             on_click=go,
-            args=("before", page.previous_before),
+            args=("before", page.previous_before, fingerprint),
         )
         st.button(
             "Next",
             icon=":material/chevron_right:",
             disabled=at_end,
             on_click=go,
-            args=("after", page.next_after),
+            args=("after", page.next_after, fingerprint),
         )
         st.button(
-            "Last", icon=":material/last_page:", disabled=at_end, on_click=go, args=("before", LAST)
+            "Last",
+            icon=":material/last_page:",
+            disabled=at_end,
+            on_click=go,
+            args=("before", LAST, fingerprint),
         )
         position_line = st.empty()
         position_line.caption(f"{len(page.rows)} domains on this page")
@@ -248,7 +265,7 @@ count_line.caption(
     f"Counting the matching domains of {summary.domains:,}... Select a row to see its candidates."
 )
 domain_table(summary.batch, page)
-position_line = page_buttons(page)
+position_line = page_buttons(page, view_fingerprint(summary.batch, filters, sort.value))
 counts(summary, filters, sort, page, count_line, position_line)
 # A toggle, not an expander: an expander runs its content on every rerun, and counting the
 # clean matches checks every flag of every filtered domain.

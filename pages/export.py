@@ -19,7 +19,6 @@ from gleif_data.export import (
 )
 from gleif_data.export_links import DEFAULT_LIFETIME_SECONDS, LinkSigner, SigningUnavailable
 from gleif_data.filters import DomainFilter
-from gleif_data.http_export import export_params
 
 # Up to this many rows the file is built in the server's memory for the download button;
 # larger exports stream from the export route instead.
@@ -88,7 +87,7 @@ def route_link(batch: str, options: ExportOptions) -> tuple[str, LinkSigner | No
 
     Stops with an error when links cannot be signed: the route would refuse every one.
     """
-    params = export_params(options)
+    params = options.to_query()
     try:
         signer = link_signer()
     except SigningUnavailable as exc:
@@ -96,7 +95,7 @@ def route_link(batch: str, options: ExportOptions) -> tuple[str, LinkSigner | No
         st.stop()
     if signer is not None:
         user = str(st.user.get("email") or st.user.get("name") or "")
-        params["token"] = signer.sign(batch, export_params(options), user)
+        params["token"] = signer.sign(batch, options.to_query(), user)
     base = st.get_option("server.baseUrlPath").strip("/")
     link = f"{'/' + base if base else ''}/api/export/{quote(batch, safe='')}?{urlencode(params)}"
     return link, signer

@@ -3,6 +3,8 @@
 import pytest
 import streamlit as st
 
+from dashboard.view_state import stamped_position, view_fingerprint
+from gleif_data.explore import SortOrder
 from gleif_data.export import ExportFormat, ExportOptions, export_bytes
 from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
@@ -72,9 +74,9 @@ def test_explore_filters_change_the_count_and_live_in_the_url(two_batches, monke
     assert "122 of 122 domains match" in matching(at)
     at.text_input(key="name_contains").input("acme 1").run()
     assert "31 of 122 domains match" in matching(at)
-    at.number_input(key="min_candidates").set_value(2).run()
+    at.text_input(key="min_candidates").input("2").run()
     assert at.info[0].value.startswith("No domain of this batch matches the filters")
-    assert 'legal name contains "acme 1", candidates at least 2' in at.info[0].value
+    assert 'Legal name contains "acme 1", Candidates at least 2' in at.info[0].value
     at.button(key="clear_empty").click().run()
     assert "122 of 122 domains match" in matching(at)
 
@@ -237,3 +239,101 @@ def test_the_bulk_accept_asks_first_and_then_decides_each_domain(engine, monkeyp
     assert at.success[0].value.startswith("Bulk accept 2 accepted 5 domains")
     assert any(m.value.startswith("Bulk accept 1 by Bo on ") for m in at.markdown)
     assert at.button(key="undo_bulk_1").disabled
+
+
+# The view in the URL: batch, filters and page position (the browser's side, history and
+# copied links, is in test_browser_view.py).
+
+
+def warnings(at) -> list[str]:
+    return [w.value for w in at.warning]
+
+
+def test_a_url_without_a_batch_is_completed_with_the_batch_shown(two_batches, monkeypatch):
+    at = app(monkeypatch, url_of(two_batches), "pages/explore.py")
+    assert at.selectbox(key="batch").value == "alpha"
+    scripts = [element.proto.body for element in at.html]
+    assert any('"batch": ["alpha"]' in script and "replaceState" in script for script in scripts)
+
+
+def test_a_url_with_its_batch_is_left_alone(two_batches, monkeypatch):
+    at = app(monkeypatch, url_of(two_batches), "pages/explore.py", batch="beta")
+    assert at.selectbox(key="batch").value == "beta"
+    assert not any("replaceState" in element.proto.body for element in at.html)
+    assert at.dataframe[0].value["domain"].tolist() == ["other.com"]
+
+
+def test_an_unknown_batch_lists_the_batches_and_shows_no_data(two_batches, monkeypatch):
+    at = app(monkeypatch, url_of(two_batches), "pages/explore.py", batch="nope")
+    assert not at.exception
+    assert [e.value for e in at.error] == ['There is no batch named "nope". Choose one of these:']
+    links = at.markdown[-1].value
+    assert 'href="?batch=alpha"' in links
+    assert 'href="?batch=beta"' in links
+    assert not at.dataframe
+    assert not at.get("selectbox")
+
+
+@pytest.mark.parametrize(
+    ("typed", "warning"),
+    [
+        ({"min_candidates": "abc"}, 'Candidates at least: "abc" is not a whole number'),
+        ({"max_name_score": "101"}, "Name score at most: 101 is more than 100"),
+        (
+            {"min_candidates": "5", "max_candidates": "2"},
+            "Candidates at least (5) is more than Candidates at most (2)",
+        ),
+    ],
+)
+def test_a_bad_number_is_named_by_its_label_and_no_rows_show(
+    two_batches, monkeypatch, typed, warning
+):
+    at = app(monkeypatch, url_of(two_batches), "pages/explore.py")
+    for key, text in typed.items():
+        at.text_input(key=key).input(text).run()
+    assert warnings(at) == [f"Check the filters: {warning}."]
+    assert not at.dataframe
+    assert at.text_input(key=next(iter(typed))).value == next(iter(typed.values()))
+
+
+def test_a_number_from_the_url_filters_like_a_typed_one(two_batches, monkeypatch):
+    at = app(monkeypatch, url_of(two_batches), "pages/explore.py", min_candidates="2")
+    assert at.dataframe[0].value["domain"].tolist() == ["site003.com"]
+
+
+def test_a_ten_thousand_character_filter_is_described_shortened(two_batches, monkeypatch):
+    at = app(monkeypatch, url_of(two_batches), "pages/explore.py", domain_contains="x" * 10_000)
+    [info] = at.info
+    assert info.value.startswith('No domain of this batch matches the filters (Domain contains "x')
+    assert len(info.value) < 120
+
+
+def test_a_page_position_made_for_other_filters_is_dropped(two_batches, monkeypatch):
+    at = app(monkeypatch, url_of(two_batches), "pages/explore.py")
+    next(b for b in at.button if b.label == "Next").click().run()
+    after = at.query_params["after"]
+    assert after.startswith(view_fingerprint("alpha", DomainFilter(), SortOrder.FILE.value))
+
+    # Back across a filter change brings this very URL: the filter with the old position.
+    at = app(
+        monkeypatch, url_of(two_batches), "pages/explore.py", name_contains="acme", after=after
+    )
+    assert at.dataframe[0].value["domain"].tolist()[0] == "site000.com"
+    assert "after" not in at.query_params
+    assert any(c.value.startswith("Rows 1-50 of 120 matching") for c in at.caption), [
+        c.value for c in at.caption
+    ]
+
+
+def test_a_page_position_of_this_view_is_kept(two_batches, monkeypatch):
+    at = app(monkeypatch, url_of(two_batches), "pages/explore.py")
+    next(b for b in at.button if b.label == "Next").click().run()
+    after = at.query_params["after"]
+    at = app(monkeypatch, url_of(two_batches), "pages/explore.py", after=after)
+    assert at.dataframe[0].value["domain"].tolist()[0] == "site050.com"
+
+
+def test_an_unstamped_page_position_is_dropped(two_batches, monkeypatch):
+    cursor = stamped_position("W251bGwsNTBd", "0" * 10).split(".", 1)[1]
+    at = app(monkeypatch, url_of(two_batches), "pages/explore.py", after=cursor)
+    assert at.dataframe[0].value["domain"].tolist()[0] == "site000.com"

@@ -65,8 +65,8 @@ def test_explore_filters_pages_and_keeps_its_state_in_the_url(page, server):
     assert "after=" in page.url
     # The filters follow the analyst to the Export page.
     page.get_by_role("link", name="Export").click()
-    page.get_by_text("rows (legal name contains").wait_for()
-    assert page.get_by_text("rows (legal name contains").inner_text().startswith("566 rows")
+    page.get_by_text("rows (Legal name contains").wait_for()
+    assert page.get_by_text("rows (Legal name contains").inner_text().startswith("566 rows")
 
 
 def test_domain_view_lists_candidates_with_gleif_facts(page, server):

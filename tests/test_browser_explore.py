@@ -126,7 +126,7 @@ def test_clicking_a_row_opens_its_domain_and_back_returns_to_the_same_page(
     page.get_by_text("QA:").first.wait_for()
     settle(page)
     page.get_by_role("link", name="Export").click()
-    page.get_by_text("rows (legal name contains").wait_for()
+    page.get_by_text("rows (Legal name contains").wait_for()
     assert query(page.url)["batch"] == ["demo-small"]
 
 

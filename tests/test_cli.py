@@ -80,8 +80,8 @@ def test_a_failed_export_leaves_no_file(batch, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--min-candidates", "-1"], "is negative"),
-        (["--min-candidates", "many"], "not a whole number"),
+        (["--min-candidates", "-1"], "Candidates at least: -1 is less than 0"),
+        (["--min-candidates", "many"], 'Candidates at least: "many" is not a whole number'),
         (["--format", "pdf"], "invalid choice"),
     ],
 )
@@ -94,7 +94,9 @@ def test_bad_options_are_refused_by_the_parser(batch, args, message):
 def test_min_above_max_is_refused(batch):
     result = run(batch, "export", "--batch", "b1", "--min-candidates", "3", "--max-candidates", "1")
     assert result.returncode == 1
-    assert "min_candidates (3) is greater than max_candidates (1)" in result.stderr.decode()
+    assert result.stderr.decode().strip() == (
+        "error: Candidates at least (3) is more than Candidates at most (1)"
+    )
 
 
 def test_an_unreachable_database_is_named_without_its_password(tmp_path):

@@ -8,7 +8,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from gleif_data.filters import DomainFilter
+from gleif_data.fields import ViewError
+from gleif_data.filters import FILTER_FIELDS, DomainFilter
 from gleif_data.http_export import export_routes
 from gleif_data.import_batch import import_batch
 from tests.support import ACME, app, url_of, write_csv
@@ -111,7 +112,8 @@ def test_a_directory_is_refused_in_one_line_before_the_export(batch, tmp_path):
     ],
 )
 def test_out_of_range_numbers_are_refused_naming_the_field(name, value):
-    with pytest.raises(ValueError, match=f"^{name} must be"):
+    label = {f.name: f.label for f in FILTER_FIELDS}[name]
+    with pytest.raises(ViewError, match=f"^{label}: {value:,} is more than "):
         DomainFilter(**{name: value})
     assert DomainFilter(**{name: 100}).active() == {name: 100}
 
@@ -120,12 +122,12 @@ def test_out_of_range_numbers_are_refused_naming_the_field(name, value):
     ("option", "value"),
     [("--min-candidates", "2147483648"), ("--max-name-score", "101")],
 )
-def test_the_cli_refuses_out_of_range_numbers_in_one_line(batch, option, value):
+def test_the_cli_refuses_out_of_range_numbers_as_a_bad_option(batch, option, value):
     result = run(batch, "export", "--batch", "b1", "--out", "-", option, value)
-    assert result.returncode == 1
-    field = option.removeprefix("--").replace("-", "_")
-    [line] = result.stderr.decode().splitlines()
-    assert line.startswith(f"error: {field} must be ")
+    assert result.returncode == 2
+    label = {f.option: f.label for f in FILTER_FIELDS}[option]
+    last = result.stderr.decode().splitlines()[-1]
+    assert f"argument {option}: {label}: {int(value):,} is more than " in last
     assert result.stdout == b""
 
 
@@ -140,7 +142,10 @@ def test_the_route_answers_400_naming_the_parameter(batch, params):
     app = Starlette(routes=export_routes(lambda: batch, lambda: None))
     response = TestClient(app).get("/api/export/b1", params=params)
     assert response.status_code == 400
-    assert response.text.startswith(f"bad parameter: {next(iter(params))} must be")
+    name = next(iter(params))
+    label = {f.name: f.label for f in FILTER_FIELDS}[name]
+    assert response.text.startswith(f"bad parameter {name}: {label}: ")
+    assert "is more than" in response.text
 
 
 def test_decisions_export_of_an_unknown_batch_fails(batch, tmp_path):
@@ -153,9 +158,10 @@ def test_decisions_export_of_an_unknown_batch_fails(batch, tmp_path):
 
 def test_the_explore_page_warns_naming_the_field(batch, monkeypatch):
     at = app(monkeypatch, url_of(batch), "pages/explore.py")
-    at.number_input(key="min_candidates").set_value(2_147_483_648).run()
+    at.text_input(key="min_candidates").input("2147483648").run()
     assert not at.exception
     assert not at.error
     assert [w.value for w in at.warning] == [
-        "Check the filters: min_candidates must be 2,147,483,647 or less."
+        "Check the filters: Candidates at least: 2,147,483,648 is more than 2,147,483,647."
     ]
+    assert not at.dataframe  # no rows shown as if unfiltered

@@ -8,7 +8,8 @@ import pytest
 from gleif_data.cli import main
 from gleif_data.explore import count_domains
 from gleif_data.export import ExportOptions, export_bytes
-from gleif_data.filters import DomainFilter, trimmed_needle
+from gleif_data.fields import trimmed_needle
+from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
 from tests.support import write_csv
 
