@@ -13,12 +13,11 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from gleif_data.errors import PermissionDenied, ReadOnlyDatabase
 from gleif_data.models import BatchGeneration, BatchSummary, DataGeneration
+from gleif_data.sql_dialects import upsert
 from gleif_data.transactions import savepoint
 
 Counts = dict[str, Any]
@@ -59,7 +58,6 @@ def store_counts(connection: Connection, batch: str, stamp: Stamp, counts: Count
     A read-only database (or role) cannot store: the counts are then only shown, not kept.
     The write is a savepoint of the caller's transaction, which a refusal leaves usable.
     """
-    dialect_insert = sqlite_insert if connection.dialect.name == "sqlite" else pg_insert
     row = {
         "batch_id": batch,
         "batch_generation": stamp.batch,
@@ -67,13 +65,14 @@ def store_counts(connection: Connection, batch: str, stamp: Stamp, counts: Count
         "counts": counts,
         "counted_at": datetime.now(UTC),
     }
-    statement = dialect_insert(BatchSummary).values(row)
-    statement = statement.on_conflict_do_update(
-        index_elements=["batch_id"],
-        set_={name: statement.excluded[name] for name in row if name != "batch_id"},
-        where=and_(
-            BatchSummary.batch_generation <= statement.excluded.batch_generation,
-            BatchSummary.reference_generation <= statement.excluded.reference_generation,
+    statement = upsert(
+        connection.dialect,
+        BatchSummary.__table__,
+        row,
+        key="batch_id",
+        only_if=lambda excluded: and_(
+            BatchSummary.batch_generation <= excluded.batch_generation,
+            BatchSummary.reference_generation <= excluded.reference_generation,
         ),
     )
     try:

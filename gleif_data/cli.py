@@ -131,6 +131,23 @@ def build_parser() -> argparse.ArgumentParser:
     into = moves.add_parser("import", help="append decisions from such a CSV (repeats skipped)")
     into.add_argument("file", type=Path)
     into.set_defaults(run=_decisions_import)
+
+    grants = commands.add_parser(
+        "grants", help="print (or --apply) the GRANT statements of a least-privilege role"
+    )
+    grants.add_argument("--role", required=True, help="the PostgreSQL role, created beforehand")
+    grants.add_argument(
+        "--reviewer", action="store_true", help="also let it record decisions (else: read only)"
+    )
+    grants.add_argument(
+        "--database", help="the database to grant CONNECT on (default: the configured one)"
+    )
+    grants.add_argument(
+        "--apply",
+        action="store_true",
+        help="run the statements on the configured database (as its owner), then print them",
+    )
+    grants.set_defaults(run=_grants)
     return parser
 
 
@@ -273,6 +290,25 @@ def _decisions_import(engine: Engine, args: argparse.Namespace) -> int:
     upgrade(engine)
     added, skipped = import_decisions(engine, args.file)
     _say(f"{added:,} decisions imported, {skipped:,} already there")
+    return 0
+
+
+def _grants(engine: Engine, args: argparse.Namespace) -> int:
+    from gleif_data.access import apply_grants, reader_grants, reviewer_grants
+
+    postgresql = engine.dialect.name == "postgresql"
+    if args.apply and not postgresql:
+        return _fail(f"{describe_url(engine.url)} is not PostgreSQL: SQLite has no roles")
+    database = args.database or (engine.url.database if postgresql else None)
+    if not database:
+        return _fail("name the PostgreSQL database with --database NAME")
+    statements = (reviewer_grants if args.reviewer else reader_grants)(args.role, database)
+    if args.apply:
+        apply_grants(engine, statements)
+    for statement in statements:
+        print(f"{statement};")
+    if args.apply:
+        _say(f"granted to {args.role} on {describe_url(engine.url)}")
     return 0
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from gleif_data.config import normalise_url, resolve_database_url
 from gleif_data.lei import has_valid_check_digits
 from gleif_data.models import Domain, GleifCandidate
+from gleif_data.sql_dialects import strpos
 from gleif_data.text_fold import fold_text
 
 LIST_SEPARATOR = "; "
@@ -78,9 +79,9 @@ def in_id_range(column: ColumnElement[int], id_range: tuple[int, int]) -> Column
 
 def contains_text(column: ColumnElement[str], needle: str) -> ColumnElement[bool]:
     """Substring test under gleif_fold (see text_fold) where %, _ and quotes are literal."""
-    # strpos/instr take the needle as a plain string, so LIKE wildcards never apply. The
-    # needle is folded here and bound folded, so only the column goes through SQL's fold.
-    return func.strpos(func.gleif_fold(column), fold_text(needle)) > 0
+    # strpos takes the needle as a plain string, so LIKE wildcards never apply. The needle
+    # is folded here and bound folded, so only the column goes through SQL's fold.
+    return strpos(func.gleif_fold(column), fold_text(needle)) > 0
 
 
 def _prepare_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -89,16 +90,12 @@ def _prepare_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: An
     dbapi_connection.isolation_level = None
     # SQLite's lower() folds ASCII only; Python's folds every script, like PostgreSQL's.
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
-    # PostgreSQL's strpos is SQLite's instr; one spelling keeps queries dialect-free.
-    dbapi_connection.create_function("strpos", 2, _strpos, deterministic=True)
     # PostgreSQL gets the same function from migration 0003, written in SQL.
     dbapi_connection.create_function("gleif_fold", 1, _gleif_fold, deterministic=True)
     # PostgreSQL gets the same function from migration 0002, written in SQL.
     dbapi_connection.create_function(
         "lei_check_digits_valid", 1, _lei_check_digits_valid, deterministic=True
     )
-    # PostgreSQL's string_agg (SQLite has it from 3.44 on; Python 3.11 ships 3.40).
-    dbapi_connection.create_aggregate("string_agg", 2, _StringAgg)
     dbapi_connection.execute("PRAGMA foreign_keys = ON")
     dbapi_connection.execute("PRAGMA journal_mode = WAL")
 
@@ -129,28 +126,6 @@ def _gleif_fold(value: str | None) -> str | None:
 
 def _lei_check_digits_valid(code: str | None) -> int:
     return int(code is not None and has_valid_check_digits(code))
-
-
-class _StringAgg:
-    """string_agg(value, separator) for SQLite: NULL values skipped, NULL when none is left."""
-
-    def __init__(self) -> None:
-        self.values: list[str] = []
-        self.separator = ""
-
-    def step(self, value: Any, separator: str) -> None:
-        if value is not None:
-            self.values.append(str(value))
-            self.separator = separator
-
-    def finalize(self) -> str | None:
-        return self.separator.join(self.values) if self.values else None
-
-
-def _strpos(haystack: str | None, needle: str | None) -> int | None:
-    if haystack is None or needle is None:
-        return None
-    return haystack.find(needle) + 1
 
 
 def candidate_lists(
@@ -187,8 +162,10 @@ def candidate_lists(
             select(
                 c.c.domain_id,
                 func.count().label("candidate_count"),
-                func.string_agg(code, LIST_SEPARATOR).aggregate_order_by(c.c.id).label("lei_codes"),
-                func.string_agg(name, LIST_SEPARATOR)
+                func.aggregate_strings(code, LIST_SEPARATOR)
+                .aggregate_order_by(c.c.id)
+                .label("lei_codes"),
+                func.aggregate_strings(name, LIST_SEPARATOR)
                 .aggregate_order_by(c.c.id)
                 .label("legal_names"),
             )
@@ -197,15 +174,16 @@ def candidate_lists(
             .group_by(c.c.domain_id)
             .subquery("candidate_lists")
         )
-    # SQLite before 3.44 has no ORDER BY inside group_concat(); as a window function over
-    # an ordered frame its order is defined, and the frame's last row holds the whole list.
+    # SQLite before 3.44 (Python 3.11 ships 3.40) has no ORDER BY inside an aggregate, so
+    # aggregate_order_by cannot compile there; as a window function over an ordered frame
+    # the order is defined, and the frame's last row holds the whole list.
     window = {"partition_by": c.c.domain_id, "order_by": c.c.id, "rows": (None, 0)}
     running = (
         select(
             c.c.domain_id,
             func.count().over(**window).label("candidate_count"),
-            func.group_concat(code, LIST_SEPARATOR).over(**window).label("lei_codes"),
-            func.group_concat(name, LIST_SEPARATOR).over(**window).label("legal_names"),
+            func.aggregate_strings(code, LIST_SEPARATOR).over(**window).label("lei_codes"),
+            func.aggregate_strings(name, LIST_SEPARATOR).over(**window).label("legal_names"),
             func.row_number()
             .over(partition_by=c.c.domain_id, order_by=c.c.id.desc())
             .label("from_last"),

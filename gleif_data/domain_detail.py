@@ -15,6 +15,7 @@ from gleif_data.flags import candidate_conditions, domain_country, flag_list
 from gleif_data.lei import has_valid_check_digits
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
 from gleif_data.names import name_score
+from gleif_data.sql_dialects import strpos
 from gleif_data.text_fold import fold_text
 
 
@@ -130,7 +131,7 @@ def suggest_domains(connection: Connection, batch: str, text: str, *, limit: int
     needle = needle.removeprefix("www.") if "." in needle[4:] else needle
     if not needle or "\x00" in needle:
         return []
-    position = func.min(func.strpos(func.gleif_fold(Domain.domain), fold_text(needle)))
+    position = func.min(strpos(func.gleif_fold(Domain.domain), fold_text(needle)))
     query = (
         select(Domain.domain)
         .where(Domain.batch_id == batch, contains_text(Domain.domain, needle))

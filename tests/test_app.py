@@ -2,20 +2,16 @@
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from dashboard.view_state import stamped_position, view_fingerprint
-from gleif_data.config import PROJECT_DIR
 from gleif_data.explore import SortOrder
 from gleif_data.export import ExportFormat, ExportOptions, export_bytes
 from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
-from tests.support import write_csv
+from tests.support import ACME, ZETA, app, url_of, write_csv
 from tests.transactions import read
 
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
 ANNULLED = "579100EKDEGDFEHDC086"
 
 
@@ -33,24 +29,8 @@ def downloads(monkeypatch):
     return calls
 
 
-def app(monkeypatch, url, page=None, **query):
-    monkeypatch.setenv("DATABASE_URL", url)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
-    at.query_params.update(query)
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    return at
-
-
 def matching(at):
     return next(c.value for c in at.caption if "domains match" in c.value)
-
-
-def url_of(engine):
-    return engine.url.render_as_string(hide_password=False)
 
 
 @pytest.fixture

@@ -10,22 +10,9 @@ from gleif_data.export import ExportOptions, export_bytes
 from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
 from gleif_data.overview import batch_overview
-from tests.conftest import database_env
-from tests.support import write_csv
+from tests.support import ACME, write_csv
+from tests.support import run_cli as run
 from tests.transactions import read, write
-
-ACME = "5493001KJTIIGC8Y1R12"
-
-
-def run(engine, *args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "gleif_data", *args],
-        env=database_env(engine),
-        capture_output=True,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -29,12 +29,8 @@ from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
 from gleif_data.migrate import upgrade
 from gleif_data.qa_state import Action, QaStatus
-from tests.support import sample_records, write_csv, write_gleif_subset
+from tests.support import BAD_CHECK, BRITISH, GERMAN, sample_records, write_csv, write_gleif_subset
 from tests.transactions import read, write
-
-GERMAN = "39120001AX50UKJ6HG21"
-BRITISH = "2138001AVBSD1HSC6Z10"
-BAD_CHECK = "579100EKDEGDFEHDC086"
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ from gleif_data.domain_detail import find_domain, suggest_domains
 from gleif_data.export import ExportLayout, ExportOptions, export_bytes
 from gleif_data.filters import DomainFilter
 from gleif_data.models import Domain, GleifCandidate
+from tests.support import ACME, ZETA
 from tests.transactions import read
 
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
 OTHER = "579100EKDEGDFEHDC086"
 
 

@@ -10,12 +10,9 @@ from gleif_data.decisions import domain_history
 from gleif_data.export import ExportLayout, ExportOptions, export_bytes
 from gleif_data.import_batch import import_batch
 from gleif_data.models import Domain, GleifCandidate
-from tests.support import write_csv
-from tests.test_app import app, url_of
+from tests.support import ACME, ZETA, app, url_of, write_csv
 from tests.transactions import read
 
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
 OTHER = "579100EKDEGDFEHDC086"
 
 

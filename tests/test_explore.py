@@ -7,11 +7,8 @@ import pytest
 from gleif_data.explore import Cursor, SortOrder, count_before, count_domains, explore_page
 from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
-from tests.support import write_csv
+from tests.support import ACME, ZETA, write_csv
 from tests.transactions import read
-
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
 
 
 @pytest.fixture

@@ -23,11 +23,8 @@ from gleif_data.export import (
 )
 from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
-from tests.support import sample_records, write_csv
+from tests.support import ACME, ZETA, sample_records, write_csv
 from tests.transactions import read
-
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
 
 
 def export_text(engine, batch="b1", **options):

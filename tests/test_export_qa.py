@@ -11,12 +11,8 @@ from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
 from gleif_data.names import name_score
 from gleif_data.qa_state import Action
-from tests.support import write_csv, write_gleif_subset
+from tests.support import BAD_CHECK, BRITISH, GERMAN, write_csv, write_gleif_subset
 from tests.transactions import write
-
-GERMAN = "39120001AX50UKJ6HG21"  # DE, ISSUED, ACTIVE
-BRITISH = "2138001AVBSD1HSC6Z10"  # GB, ISSUED, ACTIVE
-BAD_CHECK = "579100EKDEGDFEHDC086"  # ANNULLED, entity status NULL
 
 
 @pytest.fixture

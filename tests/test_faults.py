@@ -33,9 +33,9 @@ from gleif_data.migrate import upgrade
 from gleif_data.statement_timeout import statement_timeout_seconds
 from gleif_data.transactions import read_snapshot
 from tests.conftest import create_database
+from tests.support import ACME, app
 from tests.throwaway_postgres import ThrowawayPostgres
 
-ACME = "5493001KJTIIGC8Y1R12"
 CANARY = "Canary-Pw-5f3a9"  # the password in the URL; it must never be shown or logged
 # The JSON export (~20 MB) outgrows what the route buffers: its queue, one cursor fetch of
 # 10,000 rows, and the socket buffers. Long names keep the import short.
@@ -211,15 +211,9 @@ def test_the_route_aborts_a_stream_visibly_and_works_again_after_a_restart(
 
 
 def _app(url: str, page: str, monkeypatch, **env: str) -> AppTest:
-    monkeypatch.setenv("DATABASE_URL", url)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
-    at.run()
-    at.switch_page(page).run()
-    return at
+    return app(monkeypatch, url, page)
 
 
 def _texts(at: AppTest) -> str:

@@ -10,15 +10,13 @@ from gleif_data.flags import CANDIDATE_FLAGS, Flag, domain_condition, domain_fla
 from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
 from gleif_data.models import Domain
-from tests.support import sample_records, write_csv, write_gleif_subset
+from tests.support import BRITISH, GERMAN, sample_records, write_csv, write_gleif_subset
 from tests.transactions import read
 
 ANNULLED_BAD_CHECK = "579100EKDEGDFEHDC086"  # AR, entity status NULL
 RETIRED = "529900QX3EUYVX04CV86"  # LU, entity status NULL
 DUPLICATE = "0292001478B3R6B8HI82"  # NG, entity status NULL
 NULL_ENTITY_ISSUED = "635400VTGLW8SE6ZFQ40"  # IE
-GERMAN = "39120001AX50UKJ6HG21"  # DE, ISSUED, ACTIVE
-BRITISH = "2138001AVBSD1HSC6Z10"  # GB, ISSUED, ACTIVE
 LU_WITH_FRENCH_HQ = "2138001IWQ81EEDCE857"  # LU, HQ FR
 NOT_IN_SAMPLE = "5493001KJTIIGC8Y1R12"  # valid check digits, absent from the reference data
 

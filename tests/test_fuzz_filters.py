@@ -20,7 +20,7 @@ from gleif_data.filters import DomainFilter
 from gleif_data.http_export import export_routes
 from gleif_data.import_batch import import_batch
 from gleif_data.text_fold import fold_text
-from tests.support import sample_records, write_csv
+from tests.support import app, sample_records, url_of, write_csv
 from tests.transactions import read
 
 METACHARACTERS = [
@@ -171,17 +171,7 @@ def test_route_text_filters_equal_a_python_filter(batch):
 
 
 def test_dashboard_text_filters_equal_a_python_filter(batch, monkeypatch):
-    import streamlit
-    from streamlit.testing.v1 import AppTest
-
-    from gleif_data.config import PROJECT_DIR
-
-    monkeypatch.setenv("DATABASE_URL", batch.url.render_as_string(hide_password=False))
-    streamlit.cache_resource.clear()
-    streamlit.cache_data.clear()
-    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
-    at.run()
-    at.switch_page("pages/explore.py").run()
+    at = app(monkeypatch, url_of(batch), "pages/explore.py")
     total = len(expected_domains("domain_contains", ""))
 
     @settings(FUZZ, max_examples=8)

@@ -362,7 +362,7 @@ def test_the_name_search_reads_the_trigram_index(many_names):
 
 
 def test_the_lei_prefix_search_reads_an_index(many_names):
-    tree = plan(many_names, lei_prefix_query("postgresql", "000000000000000123", 10))
+    tree = plan(many_names, lei_prefix_query("000000000000000123", 10))
     assert {n.get("Index Name") for n in nodes(tree)} & {
         "ix_lei_records_lei_prefix",
         "lei_records_pkey",

@@ -6,13 +6,8 @@ from gleif_data.decisions import domain_history
 from gleif_data.domain_detail import find_domain
 from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
-from tests.support import write_csv, write_gleif_subset
-from tests.test_app import app, url_of
+from tests.support import ACME, BRITISH, ZETA, app, url_of, write_csv, write_gleif_subset
 from tests.transactions import read
-
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
-BRITISH = "2138001AVBSD1HSC6Z10"
 
 
 @pytest.fixture

@@ -18,13 +18,10 @@ from gleif_data.review_queue import (
     previous_domain,
     queue_position,
 )
-from tests.support import write_csv, write_gleif_subset
+from tests.support import BAD_CHECK, BRITISH, GERMAN, write_csv, write_gleif_subset
 from tests.transactions import read, write
 
-GERMAN = "39120001AX50UKJ6HG21"
-BRITISH = "2138001AVBSD1HSC6Z10"
 BOURNE = "2138003IYQ5KYJZQRK54"
-BAD_CHECK = "579100EKDEGDFEHDC086"
 # In import order; every domain but bourne.co.uk (one clean candidate) has a flag.
 DOMAINS = ["microfinance.de", "two.co.uk", "bourne.co.uk", "bad.ar", "nothing.org", "last.de"]
 

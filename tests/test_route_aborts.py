@@ -28,7 +28,7 @@ from gleif_data.export import ExportFormat, ExportLayout, ExportOptions
 from gleif_data.export_stream import ExportStream
 from gleif_data.http_export import RETRY_AFTER_SECONDS, export_routes
 from tests.big_batch import seed_big_batch, seed_wide_batch
-from tests.conftest import TABLES, database_env
+from tests.conftest import database_env, empty_tables
 from tests.support import RunningApp, free_port, running_app
 
 BATCH = "aborts-200k"
@@ -41,10 +41,10 @@ DEFAULT_MAX_EXPORTS = 10
 @pytest.fixture(scope="module")
 def big(postgres_engine: Engine) -> Iterator[Engine]:
     """The test database holding the 200,000-domain batch; emptied afterwards."""
-    _empty(postgres_engine)
+    empty_tables(postgres_engine)
     seed_big_batch(postgres_engine, BATCH, DOMAINS)
     yield postgres_engine
-    _empty(postgres_engine)
+    empty_tables(postgres_engine)
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +53,6 @@ def app(big: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
     log = tmp_path_factory.mktemp("aborts") / "streamlit.log"
     with running_app(big.url.render_as_string(hide_password=False), log) as running:
         yield running
-
-
-def _empty(engine: Engine) -> None:
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
 
 
 def _copying_backends(engine: Engine) -> int:
