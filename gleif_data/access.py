@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, text
 
 from gleif_data.errors import GleifDataError
 
@@ -43,11 +43,10 @@ def reviewer_grants(role: str, database: str) -> list[str]:
     ]
 
 
-def apply_grants(engine: Engine, statements: Sequence[str]) -> None:
-    """Run grant statements (from reader_grants or reviewer_grants) in one transaction."""
-    with engine.begin() as connection:
-        for statement in statements:
-            connection.execute(text(statement))
+def apply_grants(connection: Connection, statements: Sequence[str]) -> None:
+    """Run grant statements (from reader_grants or reviewer_grants) in the caller's transaction."""
+    for statement in statements:
+        connection.execute(text(statement))
 
 
 def _check_identifiers(*names: str) -> None:

@@ -25,7 +25,7 @@ from gleif_data.export import count_export_rows, export_file_name, write_export
 from gleif_data.export_ranges import MAX_WORKERS
 from gleif_data.import_batch import TARGET_COLUMNS, import_batch
 from gleif_data.queries import list_batch_sizes, list_batches, require_batch
-from gleif_data.transactions import database_errors, read_snapshot
+from gleif_data.transactions import database_errors, read_snapshot, write_transaction
 from gleif_data.view import add_export_arguments, export_options_from_args
 
 
@@ -304,7 +304,8 @@ def _grants(engine: Engine, args: argparse.Namespace) -> int:
         return _fail("name the PostgreSQL database with --database NAME")
     statements = (reviewer_grants if args.reviewer else reader_grants)(args.role, database)
     if args.apply:
-        apply_grants(engine, statements)
+        with write_transaction(engine) as connection:
+            apply_grants(connection, statements)
     for statement in statements:
         print(f"{statement};")
     if args.apply:
