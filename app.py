@@ -11,13 +11,16 @@ from dashboard.errors import on_script_error, show_unexpected_error
 from dashboard.sign_in import link_signer, require_sign_in, sign_out_control
 from dashboard.view_state import carry_view_to
 from gleif_data.db import make_read_engine
-from gleif_data.http_export import export_routes
+from gleif_data.http_export import export_routes, route_pool_options
 
 
 @functools.cache
 def _route_engine() -> Engine:
-    """The route's own connection pool on the read URL (or the primary), made on first use."""
-    return make_read_engine()
+    """The route's own connection pool on the read URL (or the primary), made on first use.
+
+    Its statement time limit is the pages' (gleif_data.transactions applies it).
+    """
+    return make_read_engine(**route_pool_options())
 
 
 # `streamlit run app.py` finds this ASGI app and serves the route beside the pages.

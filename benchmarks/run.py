@@ -174,11 +174,15 @@ def cli_env(url: URL) -> dict[str, str]:
     return env
 
 
-def cli_export_run(url: URL, batch: str, export_format: str, layout: str) -> Child:
+def cli_export_run(
+    url: URL, batch: str, export_format: str, layout: str, workers: int | None = None
+) -> Child:
     """`python -m gleif_data export` as a subprocess, as an analyst runs it."""
     out = cli_export_path(export_format, layout)
     command = [PYTHON, "-m", "gleif_data", "export", "--batch", batch, "--out", str(out)]
     command += ["--format", export_format, "--layout", layout]
+    if workers is not None:
+        command += ["--workers", str(workers)]
     return checked(run_child(command, cli_env(url)), "export")
 
 
@@ -196,11 +200,94 @@ def cli_export_row(runs: list[Child], export_format: str, layout: str) -> Row:
     return row
 
 
-def measure_http(url: URL, batch: str, reference: Row) -> list[Row]:
+def load_average() -> float:
+    """The machine's 1-minute load average now."""
+    return os.getloadavg()[0]
+
+
+def load_note(loads: list[float]) -> str:
+    """The load averages a row was measured under; marked when any was above 4."""
+    low, high = min(loads), max(loads)
+    span = f"{low:.1f}" if round(low, 1) == round(high, 1) else f"{low:.1f}-{high:.1f}"
+    return f"load {span}" + (" (MARKED: load above 4)" if high > 4 else "")
+
+
+def psql_reference_run(dsn: str, batch: str) -> Child:
+    """psql's COPY (aggregate query) TO STDOUT into /dev/null: a C client, one connection."""
+    sql_file = OUT_DIR / "copy-domain.sql"
+    sql_file.write_text(
+        f"COPY ({aggregate_sql(batch, ExportLayout.DOMAIN)}) TO STDOUT "
+        "WITH (FORMAT csv, HEADER true, NULL '\\N');\n"
+    )
+    command = ["psql", dsn, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null"]
+    return checked(run_child([*command, "-c", "SET jit = off", "-f", str(sql_file)]), "psql COPY")
+
+
+def measure_parallel_export(url: URL, dsn: str, batch: str, repeat: int) -> list[Row]:
+    """The CLI CSV export with 1, 2, 4 and the automatic number of workers, beside one COPY.
+
+    Every round runs each measurement once, in turn, so that the machine's load falls on all
+    alike; each row is the fastest of its `repeat` runs, with the load averages it saw.
+    """
+    cases: dict[str, object] = {
+        "psql": None,
+        "psycopg": None,
+        **{f"workers {n}": n for n in (1, 2, 4)},
+        "automatic": "auto",
+    }
+    runs: dict[str, list[Child]] = {name: [] for name in cases}
+    loads: dict[str, list[float]] = {name: [] for name in cases}
+    digests: dict[str, str] = {}
+    for round_number in range(repeat):
+        say(f"export round {round_number + 1} of {repeat}")
+        for name, workers in cases.items():
+            loads[name].append(load_average())
+            if name == "psql":
+                child = psql_reference_run(dsn, batch)
+            elif name == "psycopg":
+                child = reference_run(dsn, batch, ExportLayout.DOMAIN)
+            else:
+                count = None if workers == "auto" else int(workers)  # type: ignore[arg-type]
+                child = cli_export_run(url, batch, "csv", "domain", count)
+                digests[name] = sha256(cli_export_path("csv", "domain"))
+            runs[name].append(child)
+    reference_digest = _reference_hash()
+
+    def fastest(name: str, label: str, **extra: object) -> Row:
+        seconds = [run.seconds for run in runs[name]]
+        best = min(range(len(seconds)), key=seconds.__getitem__)
+        return Row(
+            name=label,
+            seconds=seconds[best],
+            peak_mb=max(run.peak_mb for run in runs[name]),
+            runs=seconds,
+            note=f"min of {len(seconds)}; {load_note(loads[name])}",
+            **extra,  # type: ignore[arg-type]
+        )
+
+    psql = fastest("psql", "reference: psql, COPY (aggregate query, domain layout) TO /dev/null")
+    psycopg_row = fastest("psycopg", reference_name(ExportLayout.DOMAIN) + " (psycopg)")
+    rows = [psql, psycopg_row]
+    for name in cases:
+        if name in ("psql", "psycopg"):
+            continue
+        workers_label = "automatic workers" if name == "automatic" else name
+        row = fastest(name, f"CLI export, CSV, domain layout, {workers_label}")
+        same = "identical" if digests[name] == reference_digest else "DIFFERENT"
+        written = re.search(r"([\d,]+) rows written", runs[name][-1].stderr)
+        row.note = f"{same} bytes; {written.group(1) if written else '?'} rows; {row.note}"
+        rows.append(ratio_to(row, psql, "≤ 0.85x, ≤ 150 MB"))
+        ratio = row.seconds / psycopg_row.seconds if row.seconds and psycopg_row.seconds else 0
+        row.note += f"; {ratio:.2f}x row 2"
+    return rows
+
+
+def measure_http(url: URL, batch: str, reference: Row, repeat: int = 1) -> list[Row]:
     """The HTTP export route of the Streamlit app over loopback; peak RSS of the server.
 
-    Downloaded twice: by curl, a native client as a browser is, and by Python's requests,
-    whose chunked-transfer decoding costs CPU of its own on this 2-core machine.
+    Downloaded by curl, a native client as a browser is, and by Python's requests, whose
+    chunked-transfer decoding costs CPU of its own on this 2-core machine; each `repeat`
+    times in turn, the fastest kept.
     """
     name = "HTTP GET /api/export/{batch}?format=csv&layout=domain"
     port = _free_port()
@@ -215,35 +302,53 @@ def measure_http(url: URL, batch: str, reference: Row) -> list[Row]:
     )
     base = f"http://127.0.0.1:{port}"
     address = f"{base}/api/export/{quote(batch)}?format=csv&layout=domain"
-    rows = []
+    clients = {"curl": _download_curl, "Python requests": _download_requests}
+    targets = {"curl": "≤ 1.0x", "Python requests": "≤ 1.2x"}
+    if shutil.which("curl") is None:
+        del clients["curl"]
+    measured: dict[str, list[tuple[float, float, float, float, bool]]] = {c: [] for c in clients}
+    problems: dict[str, str] = {}
     try:
         if not _wait_healthy(base, server):
             return [Row(name, None, note="not available: the app did not start")]
-        for client, download in (("curl", _download_curl), ("Python requests", _download_requests)):
-            if client == "curl" and shutil.which("curl") is None:
-                rows.append(Row(f"{name}, {client}", None, note="not available: no curl here"))
+        for _ in range(repeat):
+            for client, download in clients.items():
+                load = load_average()
+                before = _rss_mb(server.pid)
+                peak = _PeakRss(server.pid)
+                peak.start()
+                out = OUT_DIR / "http-domain.csv"
+                start = time.perf_counter()
+                problem = download(address, out)
+                seconds = time.perf_counter() - start
+                peak.stop()
+                if problem:
+                    problems[client] = problem
+                    continue
+                same = sha256(out) == _reference_hash()
+                measured[client].append((seconds, peak.peak_mb, before, load, same))
+        rows = []
+        for client in clients:
+            if not measured[client]:
+                rows.append(
+                    Row(f"{name}, {client}", None, note=f"not available: {problems[client]}")
+                )
                 continue
-            before = _rss_mb(server.pid)
-            peak = _PeakRss(server.pid)
-            peak.start()
-            out = OUT_DIR / "http-domain.csv"
-            start = time.perf_counter()
-            problem = download(address, out)
-            seconds = time.perf_counter() - start
-            peak.stop()
-            if problem:
-                rows.append(Row(f"{name}, {client}", None, note=f"not available: {problem}"))
-                continue
-            same = "identical" if sha256(out) == _reference_hash() else "DIFFERENT"
+            times = [m[0] for m in measured[client]]
+            best = min(measured[client])
+            same = "identical" if all(m[4] for m in measured[client]) else "DIFFERENT"
+            loads = [m[3] for m in measured[client]]
             rows.append(
                 Row(
                     f"{name}, {client} (server RSS)",
-                    seconds,
-                    peak_mb=peak.peak_mb,
+                    best[0],
+                    peak_mb=max(m[1] for m in measured[client]),
                     reference=reference.name,
-                    ratio=seconds / reference.seconds if reference.seconds else None,
-                    note=f"{same} bytes; server RSS {before:,.0f} MB before, "
-                    f"peak {peak.peak_mb:,.0f} MB",
+                    ratio=best[0] / reference.seconds if reference.seconds else None,
+                    target=targets[client],
+                    runs=times,
+                    note=f"{same} bytes; min of {len(times)}; server RSS {best[2]:,.0f} MB "
+                    f"before; automatic workers; {load_note(loads)}",
                 )
             )
         return rows
@@ -551,14 +656,26 @@ def markdown_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def write_results(spec: BenchSpec, rows: list[Row], facts: dict[str, str], argv: list[str]) -> None:
-    """Replace this scale's section of RESULTS.md (other scales' sections stay)."""
-    marker = f"<!-- scale {spec.large_domains} -->"
+def write_results(
+    spec: BenchSpec,
+    rows: list[Row],
+    facts: dict[str, str],
+    argv: list[str],
+    section: str = "scale",
+) -> None:
+    """Replace this scale's section of RESULTS.md (other scales' and sections stay).
+
+    `section="export"` is the export-only run (`--only-export`), kept apart from the full one.
+    """
+    marker = f"<!-- {section} {spec.large_domains} -->"
     end = "<!-- end -->"
-    section = "\n".join(
+    title = f"{spec.large_domains:,}-domain batch (database `{spec.database}`)"
+    if section == "export":
+        title = f"CSV export against one COPY, {title}"
+    section_text = "\n".join(
         [
             marker,
-            f"## {spec.large_domains:,}-domain batch (database `{spec.database}`)",
+            f"## {title}",
             "",
             f"- date: {datetime.now():%Y-%m-%d %H:%M}",
             f"- command: `{' '.join(shlex.quote(a) for a in argv)}`",
@@ -580,9 +697,9 @@ def write_results(spec: BenchSpec, rows: list[Row], facts: dict[str, str], argv:
     old = RESULTS_FILE.read_text(encoding="utf-8") if RESULTS_FILE.exists() else intro
     pattern = re.compile(re.escape(marker) + r".*?" + re.escape(end), re.DOTALL)
     if pattern.search(old):
-        new = pattern.sub(lambda _m: section, old)
+        new = pattern.sub(lambda _m: section_text, old)
     else:
-        new = old.rstrip("\n") + "\n\n" + section + "\n"
+        new = old.rstrip("\n") + "\n\n" + section_text + "\n"
     RESULTS_FILE.write_text(new, encoding="utf-8")
 
 
@@ -616,6 +733,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--with-orm", action="store_true", help="also the slow ORM approach")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-imports", action="store_true")
+    parser.add_argument(
+        "--only-export",
+        action="store_true",
+        help="only the CSV export against one COPY, and the route (a section of its own)",
+    )
     return parser
 
 
@@ -630,17 +752,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     dsn = libpq_dsn(url)
     rows: list[Row] = []
 
-    say("export: COPY reference and CLI CSV, alternating")
-    domain = ExportLayout.DOMAIN
-    reference_runs, csv_runs = [], []
-    for _ in range(args.repeat):
-        reference_runs.append(reference_run(dsn, LARGE_BATCH, domain))
-        csv_runs.append(cli_export_run(url, LARGE_BATCH, "csv", "domain"))
-    reference = _median_row(reference_name(domain), reference_runs)
-    csv_row = cli_export_row(csv_runs, "csv", "domain")
-    same = sha256(cli_export_path("csv", "domain")) == _reference_hash()
-    csv_row.note = f"{'identical' if same else 'DIFFERENT'} bytes; {csv_row.note}"
-    rows += [reference, ratio_to(csv_row, reference, "≤ 1.2x, ≤ 150 MB")]
+    say("export: one COPY (psql, psycopg) and the CLI CSV with 1, 2, 4 workers, in turn")
+    parallel_rows = measure_parallel_export(url, dsn, LARGE_BATCH, args.repeat)
+    reference = parallel_rows[0]
+    csv_row = parallel_rows[-1]  # the automatic number of workers, as an analyst runs it
+    rows += parallel_rows
+    if args.only_export:
+        if not args.skip_http:
+            say("export: HTTP route")
+            rows += measure_http(url, LARGE_BATCH, reference, args.repeat)
+        write_results(spec, rows, machine(dsn), [sys.executable, *sys.argv], section="export")
+        print(markdown_table(rows))
+        say(f"written {RESULTS_FILE}")
+        return 0
     say("export: candidate layout")
     candidate = ExportLayout.CANDIDATE
     candidate_reference = _median_row(
@@ -663,7 +787,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(ratio_to(row, csv_row, "≤ 2x CSV" if export_format == "parquet" else ""))
     if not args.skip_http:
         say("export: HTTP route")
-        rows += measure_http(url, LARGE_BATCH, reference)
+        rows += measure_http(url, LARGE_BATCH, reference, args.repeat)
     if args.with_orm:
         say("export: ORM approach (slow)")
         rows.append(measure_orm(url, LARGE_BATCH, reference))

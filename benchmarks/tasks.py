@@ -18,6 +18,14 @@ from typing import Any
 _BLOCK = 1 << 20
 
 
+def read(engine: Any, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`function(connection, ...)` in a read snapshot of its own, as a page render opens one."""
+    from gleif_data.transactions import read_snapshot
+
+    with read_snapshot(engine, bulk=True) as connection:
+        return function(connection, *args, **kwargs)
+
+
 def copy_out(dsn: str, sql_file: Path, out: Path) -> dict[str, Any]:
     """The reference export: PostgreSQL's COPY of the aggregate query, bytes into a file."""
     import psycopg
@@ -110,41 +118,43 @@ def dashboard(url: str, batch: str, repeat: int, later_batch: str | None) -> dic
 
     def split() -> Any:
         return [
-            count_export_rows(engine, batch, opts(max_candidates=0)),
-            count_export_rows(engine, batch, opts(min_candidates=1, max_candidates=1)),
-            count_export_rows(engine, batch, opts(min_candidates=2)),
+            read(engine, count_export_rows, batch, opts(max_candidates=0)),
+            read(engine, count_export_rows, batch, opts(min_candidates=1, max_candidates=1)),
+            read(engine, count_export_rows, batch, opts(min_candidates=2)),
         ]
 
     queries: dict[str, Callable[[], Any]] = {
-        "list_batches (the CLI's `batches`: domain and candidate counts)": lambda: list_batches(
-            engine
+        "list_batches (the CLI's `batches`: domain and candidate counts)": lambda: read(
+            engine, list_batches
         ),
-        "list_batch_sizes (the batch picker's domain counts)": lambda: list_batch_sizes(engine),
+        "list_batch_sizes (the batch picker's domain counts)": lambda: read(
+            engine, list_batch_sizes
+        ),
         "3 x count_export_rows (domains with 0 / 1 / >1 candidates)": split,
-        "preview_rows, first 50, no filter": lambda: preview_rows(engine, batch, opts()),
-        "preview_rows, domain contains 'bank'": lambda: preview_rows(
-            engine, batch, opts(domain_contains="bank")
+        "preview_rows, first 50, no filter": lambda: read(engine, preview_rows, batch, opts()),
+        "preview_rows, domain contains 'bank'": lambda: read(
+            engine, preview_rows, batch, opts(domain_contains="bank")
         ),
-        "preview_rows, count filter (≥ 3 candidates)": lambda: preview_rows(
-            engine, batch, opts(min_candidates=3)
+        "preview_rows, count filter (≥ 3 candidates)": lambda: read(
+            engine, preview_rows, batch, opts(min_candidates=3)
         ),
-        "preview_rows, name filter ('holdings')": lambda: preview_rows(
-            engine, batch, opts(name_contains="holdings")
+        "preview_rows, name filter ('holdings')": lambda: read(
+            engine, preview_rows, batch, opts(name_contains="holdings")
         ),
-        "count_export_rows, no filter": lambda: count_export_rows(engine, batch, opts()),
-        "count_export_rows, name filter ('holdings')": lambda: count_export_rows(
-            engine, batch, opts(name_contains="holdings")
+        "count_export_rows, no filter": lambda: read(engine, count_export_rows, batch, opts()),
+        "count_export_rows, name filter ('holdings')": lambda: read(
+            engine, count_export_rows, batch, opts(name_contains="holdings")
         ),
         "a single domain's candidates (by domain id)": single_domain,
     }
     if later_batch:
         # A batch imported after others sits at high ids: a plan that walks the candidates
         # from the lowest domain id pays for every older batch before its first row.
-        queries[f"preview_rows, first 50, no filter, later batch ({later_batch})"] = lambda: (
-            preview_rows(engine, later_batch, opts())
+        queries[f"preview_rows, first 50, no filter, later batch ({later_batch})"] = lambda: read(
+            engine, preview_rows, later_batch, opts()
         )
         queries[f"preview_rows, first 50, domain contains 'bank', later batch ({later_batch})"] = (
-            lambda: preview_rows(engine, later_batch, opts(domain_contains="bank"))
+            lambda: read(engine, preview_rows, later_batch, opts(domain_contains="bank"))
         )
     queries.update(_page_queries(engine, batch, middle, high, some_domain))
     timings = {}
@@ -163,47 +173,50 @@ def _page_queries(
     engine: Any, batch: str, middle: int, high: int, some_domain: str
 ) -> dict[str, Callable[[], Any]]:
     """The Overview, Domain and Explore pages' own queries."""
-    from gleif_data.db import summary_connection
     from gleif_data.domain_detail import find_domain
     from gleif_data.explore import Cursor, count_domains, explore_page
     from gleif_data.filters import DomainFilter
     from gleif_data.flags import Flag
     from gleif_data.overview import batch_overview, count_batch, qa_overview, refresh_counts
+    from gleif_data.transactions import read_snapshot
 
     def count_afresh() -> Any:
-        with summary_connection(engine) as connection:
+        with read_snapshot(engine, bulk=True) as connection:
             return count_batch(connection, batch)
 
-    refresh_counts(engine, [batch])
+    read(engine, refresh_counts, [batch])
     deep = Cursor(None, middle + (high - middle) * 9 // 10)
     return {
         # What an import (or the first look after another program wrote the tables) pays.
         "overview.count_batch (all Overview counts, counted afresh)": count_afresh,
-        "overview.batch_overview (stored counts)": lambda: batch_overview(engine, batch),
-        "overview.qa_overview (stored counts, QA statuses counted)": lambda: qa_overview(
-            engine, batch
+        "overview.batch_overview (stored counts)": lambda: read(engine, batch_overview, batch),
+        "overview.qa_overview (stored counts, QA statuses counted)": lambda: read(
+            engine, qa_overview, batch
         ),
-        "domain_detail.find_domain (one domain with reference data)": lambda: find_domain(
-            engine, batch, some_domain
+        "domain_detail.find_domain (one domain with reference data)": lambda: read(
+            engine, find_domain, batch, some_domain
         ),
-        "explore_page, first page": lambda: explore_page(engine, batch, DomainFilter()),
-        "explore_page, deep page (keyset, ~95 % into the batch)": lambda: explore_page(
-            engine, batch, DomainFilter(), after=deep
+        "explore_page, first page": lambda: read(engine, explore_page, batch, DomainFilter()),
+        "explore_page, deep page (keyset, ~95 % into the batch)": lambda: read(
+            engine, explore_page, batch, DomainFilter(), after=deep
         ),
-        "explore_page, first page, name filter ('holdings')": lambda: explore_page(
-            engine, batch, DomainFilter(name_contains="holdings")
+        "explore_page, first page, name filter ('holdings')": lambda: read(
+            engine, explore_page, batch, DomainFilter(name_contains="holdings")
         ),
-        "explore_page, first page, a common flag (shared_lei)": lambda: explore_page(
-            engine, batch, DomainFilter(flags={Flag.SHARED_LEI})
+        "explore_page, first page, a common flag (shared_lei)": lambda: read(
+            engine, explore_page, batch, DomainFilter(flags={Flag.SHARED_LEI})
         ),
-        "explore_page, first page, a rare flag (invalid_lei, ids stored)": lambda: explore_page(
-            engine, batch, DomainFilter(flags={Flag.INVALID_LEI})
+        "explore_page, first page, a rare flag (invalid_lei, ids stored)": lambda: read(
+            engine, explore_page, batch, DomainFilter(flags={Flag.INVALID_LEI})
         ),
-        "count_domains, one flag (shared_lei, from the stored counts)": lambda: count_domains(
-            engine, batch, DomainFilter(flags={Flag.SHARED_LEI})
+        "count_domains, one flag (shared_lei, from the stored counts)": lambda: read(
+            engine, count_domains, batch, DomainFilter(flags={Flag.SHARED_LEI})
         ),
-        "count_domains, a flag and a name filter (a query)": lambda: count_domains(
-            engine, batch, DomainFilter(flags={Flag.SHARED_LEI}, name_contains="holdings")
+        "count_domains, a flag and a name filter (a query)": lambda: read(
+            engine,
+            count_domains,
+            batch,
+            DomainFilter(flags={Flag.SHARED_LEI}, name_contains="holdings"),
         ),
     }
 

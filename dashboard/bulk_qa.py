@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine
+from sqlalchemy import Connection
 
 from dashboard.analyst import analyst
-from dashboard.data import guarded
+from dashboard.data import guarded, write_now
 from gleif_data.decisions import (
     BulkAccept,
     BulkAcceptSummary,
@@ -24,8 +24,11 @@ CONFIRM, LAST, UNDONE, ERROR = "bulk_confirm", "bulk_last", "bulk_undone", "bulk
 EARLIER_SHOWN = 10
 
 
-def bulk_qa(engine: Engine, batch: str, filters: DomainFilter) -> None:
-    """The bulk accept controls, the last bulk accept's result and the batch's earlier ones."""
+def bulk_qa(connection: Connection, batch: str, filters: DomainFilter) -> None:
+    """The bulk accept controls, the last bulk accept's result and the batch's earlier ones.
+
+    It reads through the render's `connection`; its writes open transactions of their own.
+    """
     min_score = st.number_input(
         "Name score at least (optional)",
         min_value=0,
@@ -38,7 +41,7 @@ def bulk_qa(engine: Engine, batch: str, filters: DomainFilter) -> None:
     )
     min_name_score = None if min_score is None else int(min_score)
     clean = guarded(
-        lambda: count_bulk_accept(engine, batch, filters, min_name_score=min_name_score)
+        lambda: count_bulk_accept(connection, batch, filters, min_name_score=min_name_score)
     )
     scored = "" if min_name_score is None else f", a name score of at least {min_name_score}"
     st.caption(
@@ -55,7 +58,7 @@ def bulk_qa(engine: Engine, batch: str, filters: DomainFilter) -> None:
         st.session_state[CONFIRM] = True
     # The dialog stays open across reruns until the analyst confirms, cancels or closes it.
     if st.session_state.get(CONFIRM):
-        _confirm(engine, batch, filters, clean, min_name_score)
+        _confirm(batch, filters, clean, min_name_score)
     if error := st.session_state.pop(ERROR, None):
         st.error(error, icon=":material/error:")
     if undone := st.session_state.pop(UNDONE, None):
@@ -65,7 +68,7 @@ def bulk_qa(engine: Engine, batch: str, filters: DomainFilter) -> None:
             "keeps both.",
             icon=":material/undo:",
         )
-    _results(engine, batch)
+    _results(connection, batch)
 
 
 def _close() -> None:
@@ -74,9 +77,7 @@ def _close() -> None:
 
 
 @st.dialog("Accept the clean single matches", on_dismiss=_close)
-def _confirm(
-    engine: Engine, batch: str, filters: DomainFilter, count: int, min_name_score: int | None
-) -> None:
+def _confirm(batch: str, filters: DomainFilter, count: int, min_name_score: int | None) -> None:
     """Ask before deciding many domains at once."""
     scored = "" if min_name_score is None else f", a name score of at least {min_name_score}"
     st.markdown(
@@ -90,8 +91,10 @@ def _confirm(
         st.button("Cancel", on_click=_close)
     if accept:
         done = guarded(
-            lambda: bulk_accept(
-                engine, batch, filters, decided_by=analyst(), min_name_score=min_name_score
+            lambda: write_now(
+                lambda writing: bulk_accept(
+                    writing, batch, filters, decided_by=analyst(), min_name_score=min_name_score
+                )
             )
         )
         _close()
@@ -99,24 +102,26 @@ def _confirm(
         st.rerun()
 
 
-def _undo(engine: Engine, batch: str, bulk_id: int) -> None:
+def _undo(batch: str, bulk_id: int) -> None:
     """Withdraw what a bulk accept accepted and still stands (a button callback)."""
     try:
-        withdrawn = undo_bulk_accept(engine, batch, bulk_id, decided_by=analyst())
+        withdrawn = write_now(
+            lambda writing: undo_bulk_accept(writing, batch, bulk_id, decided_by=analyst())
+        )
     except GleifDataError as exc:
         st.session_state[ERROR] = str(exc)
         return
     st.session_state[UNDONE] = (bulk_id, withdrawn)
 
 
-def _results(engine: Engine, batch: str) -> None:
+def _results(connection: Connection, batch: str) -> None:
     """The last bulk accept of this session in full; the batch's earlier ones in a line each."""
-    summaries = guarded(lambda: bulk_accepts(engine, batch))
+    summaries = guarded(lambda: bulk_accepts(connection, batch))
     last_batch, last_id = st.session_state.get(LAST, (None, None))
     last = next((s for s in summaries if last_batch == batch and s.bulk_id == last_id), None)
     if last is not None:
-        accepted = guarded(lambda: bulk_accept_result(engine, batch, last.bulk_id))
-        _show_last(engine, batch, last, accepted)
+        accepted = guarded(lambda: bulk_accept_result(connection, batch, last.bulk_id))
+        _show_last(batch, last, accepted)
     earlier = [s for s in summaries if s is not last][:EARLIER_SHOWN]
     if not earlier:
         return
@@ -130,13 +135,11 @@ def _results(engine: Engine, batch: str) -> None:
                 icon=":material/undo:",
                 disabled=not summary.in_force or not analyst(),
                 on_click=_undo,
-                args=(engine, batch, summary.bulk_id),
+                args=(batch, summary.bulk_id),
             )
 
 
-def _show_last(
-    engine: Engine, batch: str, summary: BulkAcceptSummary, accepted: BulkAccept
-) -> None:
+def _show_last(batch: str, summary: BulkAcceptSummary, accepted: BulkAccept) -> None:
     """What this session's last bulk accept accepted, and its undo."""
     st.success(
         f"Bulk accept {summary.bulk_id} accepted {summary.accepted:,} domains"
@@ -160,7 +163,7 @@ def _show_last(
         disabled=not summary.in_force or not analyst(),
         help="Withdraws exactly these acceptances where they still stand; the history keeps both.",
         on_click=_undo,
-        args=(engine, batch, summary.bulk_id),
+        args=(batch, summary.bulk_id),
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import streamlit as st
-from sqlalchemy import Engine
+from sqlalchemy import Connection
 
 from dashboard.data import guarded
 from dashboard.errors import markdown_text
@@ -25,13 +25,15 @@ BADGES = {
 }
 
 
-def flag_reasons(engine: Engine, detail: DomainDetail, candidate: CandidateDetail) -> list[str]:
+def flag_reasons(
+    connection: Connection, detail: DomainDetail, candidate: CandidateDetail
+) -> list[str]:
     """Each flag of the candidate with its reason in words; shared_lei names the other domains."""
     shared = None
     if Flag.SHARED_LEI in candidate.flags:
         shared = guarded(
             lambda: domains_sharing_lei(
-                engine, detail.batch, candidate.lei_code, besides=candidate.domain_id
+                connection, detail.batch, candidate.lei_code, besides=candidate.domain_id
             )
         )
     return [

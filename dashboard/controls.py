@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard.data import cached_batches, version
+from dashboard.data import cached_batches, render_snapshot, version
 from dashboard.view_state import (
     FILTER_KEYS,
     bound,
@@ -34,7 +34,8 @@ def choose_batch() -> BatchSize:
     The batch is always in the URL, so a link names its batch whatever sorts first later;
     a URL naming no existing batch stops with the list of batches instead of showing another.
     """
-    summaries = cached_batches(version())
+    connection = render_snapshot()
+    summaries = cached_batches(connection, version(connection))
     if not summaries:
         st.info(
             "No batches yet. Load the demo with `python -m gleif_data demo`, or import your "

@@ -8,7 +8,8 @@ import secrets
 from typing import TypeVar
 
 import streamlit as st
-from sqlalchemy.exc import DBAPIError
+
+from gleif_data.errors import DatabaseError
 
 T = TypeVar("T")
 
@@ -31,10 +32,9 @@ def show_unexpected_error(exc: BaseException, where: str) -> None:
     """
     reference = secrets.token_hex(4)
     _log.error("unexpected error in %s (reference %s)", where, reference, exc_info=exc)
-    if isinstance(exc, DBAPIError):
-        # The driver's first line names a table or column, never the connection's secrets.
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        what = f"the database refused a query: {markdown_text(first)}"
+    if isinstance(exc, DatabaseError):
+        # The database's first line names a table or column, never the connection's secrets.
+        what = f"the database refused a query: {markdown_text(exc.reason)}"
         todo = (
             "If the database was changed by hand or by another program, its schema may no "
             "longer be what the dashboard expects: whoever runs it can check with "

@@ -10,8 +10,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 import streamlit as st
 
 from dashboard.data import within_time_limit
+from gleif_data.errors import QueryTimedOut
 from gleif_data.review_queue import QueuePosition
-from gleif_data.statement_timeout import is_statement_timeout, statement_timeout_seconds
+from gleif_data.statement_timeout import statement_timeout_seconds
 
 COUNT_WAIT = 0.5  # seconds the page waits for the queue count before it shows it later
 POSITIONS_KEPT = 1000
@@ -44,7 +45,7 @@ def _failed(counting: Future[QueuePosition]) -> bool:
     if not counting.done():
         return False
     error = counting.exception()
-    return error is not None and not is_statement_timeout(error)
+    return error is not None and not isinstance(error, QueryTimedOut)
 
 
 @st.cache_resource

@@ -1,6 +1,12 @@
-"""Least-privilege database roles: the GRANT statements the README gives, in one place."""
+"""Least-privilege database roles: their GRANT statements (`python -m gleif_data grants`)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, text
+
+from gleif_data.errors import GleifDataError
 
 # Browsing and exporting read these tables; `alembic_version` tells the dashboard whether
 # the schema is up to date, `qa_decisions` holds each domain's review state, and the Overview
@@ -37,7 +43,14 @@ def reviewer_grants(role: str, database: str) -> list[str]:
     ]
 
 
+def apply_grants(connection: Connection, statements: Sequence[str]) -> None:
+    """Run grant statements (from reader_grants or reviewer_grants) in the caller's transaction."""
+    for statement in statements:
+        connection.execute(text(statement))
+
+
 def _check_identifiers(*names: str) -> None:
+    # GRANT takes names, not bound values: only names that need no quoting are accepted.
     for name in names:
         if not name.isascii() or not name.replace("_", "").isalnum():
-            raise ValueError(f"{name!r} is not a plain SQL identifier")
+            raise GleifDataError(f"{name!r} is not a plain SQL identifier")

@@ -19,15 +19,15 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, and_, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Connection, Engine
 
-from gleif_data.db import primary_engine, reads_replica
+from gleif_data.db import reads_replica
+from gleif_data.errors import PermissionDenied, ReadOnlyDatabase
 from gleif_data.models import BatchGeneration, BatchSummary, DataGeneration
 from gleif_data.replica import is_read_only
+from gleif_data.sql_dialects import upsert
+from gleif_data.transactions import savepoint
 
 Counts = dict[str, Any]
 
@@ -75,30 +75,33 @@ def stored_counts(connection: Connection, batch: str, stamp: Stamp) -> Counts | 
     return kept[1] if kept is not None and kept[0] == stamp else None
 
 
-def keep_counts(engine: Engine, batch: str, stamp: Stamp, counts: Counts) -> None:
-    """Store counts made at `stamp` on the primary; keep them here when reads cannot find them.
+def keep_counts(
+    connection: Connection, reader: Engine, batch: str, stamp: Stamp, counts: Counts
+) -> None:
+    """Store counts made at `stamp` through `connection`; keep them here if `reader` misses them.
 
-    Reads through `engine` do not find them stored when the primary refused them (read-only)
-    or when `engine` reads a replica, which replays the stored row a moment later.
+    `connection` writes to the primary (transactions.write_transaction). Reads through
+    `reader` do not find the counts stored when the database refused them (read-only) or when
+    `reader` reads a replica, which replays the stored row a moment later.
     """
-    stored = store_counts(engine, batch, stamp, counts)
-    if stored and not reads_replica(engine):
+    stored = store_counts(connection, batch, stamp, counts)
+    if stored and not reads_replica(reader):
         return
     with _in_memory_lock:
-        kept = _in_memory.setdefault(engine.pool, OrderedDict())
+        kept = _in_memory.setdefault(reader.pool, OrderedDict())
         kept[batch] = (stamp, counts)
         kept.move_to_end(batch)
         while len(kept) > IN_MEMORY_BATCHES:
             kept.popitem(last=False)
 
 
-def store_counts(engine: Engine, batch: str, stamp: Stamp, counts: Counts) -> bool:
-    """Store counts made at `stamp` on the primary unless newer ones are; False when not allowed.
+def store_counts(connection: Connection, batch: str, stamp: Stamp, counts: Counts) -> bool:
+    """Store counts made at `stamp` unless newer ones are there; False when not allowed.
 
     A read-only role or a read-only database (a hot standby, default_transaction_read_only)
     cannot store: the counts are then only kept in this process (keep_counts), not stored.
+    The write is a savepoint of the caller's transaction, which a refusal leaves usable.
     """
-    dialect_insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
     row = {
         "batch_id": batch,
         "batch_generation": stamp.batch,
@@ -106,29 +109,22 @@ def store_counts(engine: Engine, batch: str, stamp: Stamp, counts: Counts) -> bo
         "counts": counts,
         "counted_at": datetime.now(UTC),
     }
-    statement = dialect_insert(BatchSummary).values(row)
-    statement = statement.on_conflict_do_update(
-        index_elements=["batch_id"],
-        set_={name: statement.excluded[name] for name in row if name != "batch_id"},
-        where=and_(
-            BatchSummary.batch_generation <= statement.excluded.batch_generation,
-            BatchSummary.reference_generation <= statement.excluded.reference_generation,
+    statement = upsert(
+        connection.dialect,
+        BatchSummary.__table__,
+        row,
+        key="batch_id",
+        only_if=lambda excluded: and_(
+            BatchSummary.batch_generation <= excluded.batch_generation,
+            BatchSummary.reference_generation <= excluded.reference_generation,
         ),
     )
+    # Asked first, so that a read-only database logs no refused INSERT.
+    if is_read_only(connection):
+        return False
     try:
-        with primary_engine(engine).begin() as connection:
-            # Asked first, so that a read-only database logs no refused INSERT.
-            if is_read_only(connection):
-                return False
+        with savepoint(connection):
             connection.execute(statement)
-    except DBAPIError as exc:
-        if _denied(exc):
-            return False
-        raise
+    except (PermissionDenied, ReadOnlyDatabase):
+        return False
     return True
-
-
-def _denied(exc: DBAPIError) -> bool:
-    """Whether the database refused the write for want of rights, or as read-only (a file too)."""
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return sqlstate in ("42501", "25006") or "readonly database" in str(exc.orig)

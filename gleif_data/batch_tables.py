@@ -25,6 +25,7 @@ merges = Table(
     postgresql_on_commit="DROP",
 )
 _TABLES = ("domains", "gleif_candidates")
+_IMPORT_WORK_MEM = "256MB"
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,27 @@ class FirstIds:
 
 
 def lock_for_import(connection: Connection) -> None:
-    """Make imports wait for each other (PostgreSQL); readers are never blocked."""
+    """Make imports wait for each other and give them room to sort (PostgreSQL).
+
+    Readers are never blocked.
+    """
     if connection.dialect.name == "sqlite":
         return  # the import's BEGIN IMMEDIATE already holds SQLite's only write lock
     # SHARE ROW EXCLUSIVE conflicts with itself and with INSERT/UPDATE/DELETE, not with
     # SELECT: while one import numbers its rows, nobody else takes those ids.
     connection.execute(text("LOCK TABLE domains, gleif_candidates IN SHARE ROW EXCLUSIVE MODE"))
+    # merge_repeated_domains groups the whole batch; the default work_mem (4 MB) makes that
+    # spill to disk. SET LOCAL lasts as long as the transaction.
+    connection.execute(text(f"SET LOCAL work_mem = '{_IMPORT_WORK_MEM}'"))
+
+
+def analyze_tables(connection: Connection) -> None:
+    """Fresh statistics for `domains` and `gleif_candidates` after a load (PostgreSQL)."""
+    if connection.dialect.name == "sqlite":
+        return  # SQLite keeps no statistics until ANALYZE, and its plans here need none
+    # The merge and the dashboard's first queries on a new batch are then planned for its
+    # real size (autovacuum may take minutes).
+    connection.execute(text(f"ANALYZE {', '.join(_TABLES)}"))
 
 
 def first_free_ids(connection: Connection) -> FirstIds:

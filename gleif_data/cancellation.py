@@ -1,4 +1,4 @@
-"""Stopping a running export from another thread: no new query starts, the running one ends."""
+"""Stopping a running export from another thread: no new query starts, the running ones end."""
 
 from __future__ import annotations
 
@@ -17,14 +17,19 @@ class ExportCancelled(GleifDataError):
 
 
 class Cancellation:
-    """Lets one thread stop the queries another thread runs for an export."""
+    """Lets one thread stop the queries other threads run for an export.
+
+    A parallel export runs one query per connection at once: each registers its own
+    interrupt, and `cancel()` calls them all.
+    """
 
     def __init__(self) -> None:
-        # One lock for the flag and the running query: a query that has ended is never
+        # One lock for the flag and the running queries: a query that has ended is never
         # interrupted, since its connection may already serve another request.
         self._lock = threading.Lock()
         self._cancelled = False
-        self._interrupt: Callable[[], None] | None = None
+        self._interrupts: dict[int, Callable[[], None]] = {}
+        self._next_key = 0
 
     def is_set(self) -> bool:
         """Whether `cancel()` was called."""
@@ -36,20 +41,21 @@ class Cancellation:
         with self._lock:
             if self._cancelled:
                 raise ExportCancelled("the export was cancelled")
-            self._interrupt = interrupt
+            key = self._next_key
+            self._next_key += 1
+            self._interrupts[key] = interrupt
         try:
             yield
         finally:
             with self._lock:
-                self._interrupt = None
+                del self._interrupts[key]
 
     def cancel(self) -> None:
-        """Refuse every later query and interrupt the one running now, if any."""
+        """Refuse every later query and interrupt those running now, if any."""
         with self._lock:
             self._cancelled = True
-            if self._interrupt is None:
-                return
-            try:
-                self._interrupt()
-            except Exception as exc:  # the export still stops at its next write
-                logger.warning("could not interrupt the export's query: %s", exc)
+            for interrupt in list(self._interrupts.values()):
+                try:
+                    interrupt()
+                except Exception as exc:  # the export still stops at its next write
+                    logger.warning("could not interrupt the export's query: %s", exc)

@@ -14,17 +14,18 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-import psycopg
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from gleif_data.config import ConfigError, describe_url
 from gleif_data.db import make_engine
 from gleif_data.errors import GleifDataError
 from gleif_data.export import count_export_rows, export_file_name, write_export
+from gleif_data.export_ranges import MAX_WORKERS
 from gleif_data.import_batch import TARGET_COLUMNS, import_batch
 from gleif_data.queries import list_batch_sizes, list_batches, require_batch
+from gleif_data.transactions import database_errors, read_snapshot, write_transaction
 from gleif_data.view import add_export_arguments, export_options_from_args
 
 
@@ -38,16 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine: Engine | None = None
     try:
         engine = make_engine()
-        return args.run(engine, args)
+        # The library translates database errors where it opens a transaction; this catches
+        # those of the paths that own their connections (the export's COPY, the migrations).
+        with database_errors(engine.url):
+            return args.run(engine, args)
     except (GleifDataError, ConfigError) as exc:
         return _fail(str(exc))
-    except DBAPIError as exc:
-        return _fail(_database_problem(engine, exc))
-    except psycopg.Error as exc:  # the COPY paths use the driver's cursor and raise its errors
-        where = describe_url(engine.url) if engine is not None else "the database"
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        verb = "cannot reach" if isinstance(exc, psycopg.OperationalError) else "database error on"
-        return _fail(f"{verb} {where}: {reason}")
     except SQLAlchemyError as exc:
         return _fail(f"database error: {type(exc).__name__}")
     except KeyboardInterrupt:
@@ -116,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", help="file to write, or - for standard output (default: a dated name here)"
     )
     add_export_arguments(export)
+    export.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N",
+        help="PostgreSQL CSV of the domain layout: connections that copy at once "
+        "(default: GLEIF_EXPORT_WORKERS, else up to 4 by cores and free connections)",
+    )
     export.set_defaults(run=_export)
 
     decisions = commands.add_parser("decisions", help="move QA decisions between databases")
@@ -127,6 +131,23 @@ def build_parser() -> argparse.ArgumentParser:
     into = moves.add_parser("import", help="append decisions from such a CSV (repeats skipped)")
     into.add_argument("file", type=Path)
     into.set_defaults(run=_decisions_import)
+
+    grants = commands.add_parser(
+        "grants", help="print (or --apply) the GRANT statements of a least-privilege role"
+    )
+    grants.add_argument("--role", required=True, help="the PostgreSQL role, created beforehand")
+    grants.add_argument(
+        "--reviewer", action="store_true", help="also let it record decisions (else: read only)"
+    )
+    grants.add_argument(
+        "--database", help="the database to grant CONNECT on (default: the configured one)"
+    )
+    grants.add_argument(
+        "--apply",
+        action="store_true",
+        help="run the statements on the configured database (as its owner), then print them",
+    )
+    grants.set_defaults(run=_grants)
     return parser
 
 
@@ -181,7 +202,8 @@ def _import_gleif(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _batches(engine: Engine, _args: argparse.Namespace) -> int:
-    summaries = list_batches(engine)
+    with read_snapshot(engine) as connection:
+        summaries = list_batches(connection)
     if not summaries:
         _say("no batches yet: run `python -m gleif_data demo` or `import-batch FILE --batch NAME`")
         return 0
@@ -196,16 +218,19 @@ def _count_batches(engine: Engine, args: argparse.Namespace) -> int:
     from gleif_data.overview import refresh_counts
     from gleif_data.replica import is_read_only
 
-    with engine.connect() as connection:
+    # Asked outside a read snapshot, which is read-only on any database.
+    with database_errors(engine.url), engine.connect() as connection:
         if is_read_only(connection):
             raise GleifDataError(
                 f"the {describe_url(engine.url)} is read-only (a hot standby?), so counts "
                 "cannot be stored there: run count-batches against the primary"
             )
-    for batch in args.batch:
-        require_batch(engine, batch)
-    batches = args.batch or [size.batch for size in list_batch_sizes(engine)]
-    counted = set(refresh_counts(engine, batches))
+    # Bulk: counting a 10 M-domain batch takes longer than the dashboard's time limit.
+    with read_snapshot(engine, bulk=True) as connection:
+        for batch in args.batch:
+            require_batch(connection, batch)
+        batches = args.batch or [size.batch for size in list_batch_sizes(connection)]
+        counted = set(refresh_counts(connection, batches))
     for batch in batches:
         _say(f"batch {batch!r}: {'counted' if batch in counted else 'already current'}")
     return 0
@@ -213,20 +238,24 @@ def _count_batches(engine: Engine, args: argparse.Namespace) -> int:
 
 def _export(engine: Engine, args: argparse.Namespace) -> int:
     options = export_options_from_args(args)
-    require_batch(engine, args.batch)
+    with read_snapshot(engine) as connection:
+        require_batch(connection, args.batch)
     if args.out == "-":
         with _writing("standard output"):
-            write_export(engine, args.batch, sys.stdout.buffer, options)
+            write_export(engine, args.batch, sys.stdout.buffer, options, workers=args.workers)
             sys.stdout.buffer.flush()
         return 0
     target = Path(args.out or export_file_name(args.batch, options.format))
-    total = count_export_rows(engine, args.batch, options) if _interactive() else None
+    total = None
+    if _interactive():
+        with read_snapshot(engine, bulk=True) as connection:
+            total = count_export_rows(connection, args.batch, options)
     with (
         _writing(str(target)),
         _progress("export", "rows", total) as progress,
         _atomic_file(target) as out,
     ):
-        rows = write_export(engine, args.batch, out, options, progress)
+        rows = write_export(engine, args.batch, out, options, progress, workers=args.workers)
     _say(f"{rows:,} rows written to {target}")
     return 0
 
@@ -247,16 +276,17 @@ def _writing(where: str) -> Iterator[None]:
 def _decisions_export(engine: Engine, args: argparse.Namespace) -> int:
     from gleif_data.decisions import export_decisions
 
-    if args.batch is not None:
-        require_batch(engine, args.batch)  # a mistyped name is an error, not an empty file
-    if args.out == "-":
-        count = export_decisions(engine, sys.stdout, batch=args.batch)
-    else:
-        with _atomic_file(Path(args.out)) as out:
-            text = io.TextIOWrapper(out, encoding="utf-8", newline="")
-            count = export_decisions(engine, text, batch=args.batch)
-            text.flush()
-            text.detach()  # the atomic file closes `out` itself
+    with read_snapshot(engine, bulk=True) as connection:
+        if args.batch is not None:
+            require_batch(connection, args.batch)  # a mistyped name is an error, not an empty file
+        if args.out == "-":
+            count = export_decisions(connection, sys.stdout, batch=args.batch)
+        else:
+            with _atomic_file(Path(args.out)) as out:
+                text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+                count = export_decisions(connection, text, batch=args.batch)
+                text.flush()
+                text.detach()  # the atomic file closes `out` itself
     _say(f"{count:,} decisions exported")
     return 0
 
@@ -268,6 +298,26 @@ def _decisions_import(engine: Engine, args: argparse.Namespace) -> int:
     upgrade(engine)
     added, skipped = import_decisions(engine, args.file)
     _say(f"{added:,} decisions imported, {skipped:,} already there")
+    return 0
+
+
+def _grants(engine: Engine, args: argparse.Namespace) -> int:
+    from gleif_data.access import apply_grants, reader_grants, reviewer_grants
+
+    postgresql = engine.dialect.name == "postgresql"
+    if args.apply and not postgresql:
+        return _fail(f"{describe_url(engine.url)} is not PostgreSQL: SQLite has no roles")
+    database = args.database or (engine.url.database if postgresql else None)
+    if not database:
+        return _fail("name the PostgreSQL database with --database NAME")
+    statements = (reviewer_grants if args.reviewer else reader_grants)(args.role, database)
+    if args.apply:
+        with write_transaction(engine) as connection:
+            apply_grants(connection, statements)
+    for statement in statements:
+        print(f"{statement};")
+    if args.apply:
+        _say(f"granted to {args.role} on {describe_url(engine.url)}")
     return 0
 
 
@@ -334,12 +384,11 @@ def _column_mapping(text: str) -> tuple[str, str]:
     return target.strip(), source.strip()
 
 
-def _database_problem(engine: Engine | None, exc: DBAPIError) -> str:
-    where = describe_url(engine.url) if engine is not None else "the database"
-    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-    if exc.connection_invalidated or "connect" in reason.lower():
-        return f"cannot reach {where}: {reason}"
-    return f"database error on {where}: {reason}"
+def _workers(text: str) -> int:
+    value = int(text) if text.strip().isdigit() else 0
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {MAX_WORKERS}")
+    return value
 
 
 def _abandon_stdout() -> None:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Subquery, create_engine, event, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.engine import URL, Connection, Engine
 
 from gleif_data.config import (
@@ -19,7 +27,7 @@ from gleif_data.config import (
 )
 from gleif_data.lei import has_valid_check_digits
 from gleif_data.models import Domain, GleifCandidate
-from gleif_data.replica import WRITE_LOG
+from gleif_data.sql_dialects import strpos
 from gleif_data.text_fold import fold_text
 
 LIST_SEPARATOR = "; "
@@ -69,36 +77,6 @@ def reads_replica(engine: Engine) -> bool:
     return _PRIMARY in engine.get_execution_options()
 
 
-@contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write, on the primary; on SQLite it takes the write lock at once.
-
-    When `engine` carries a replica.WriteLog (execution option WRITE_LOG), the primary's
-    WAL position after the commit is noted in it.
-    """
-    primary = primary_engine(engine)
-    with primary.execution_options(sqlite_begin="IMMEDIATE").begin() as connection:
-        yield connection
-    if (log := engine.get_execution_options().get(WRITE_LOG)) is not None:
-        log.note(primary)
-
-
-@contextmanager
-def summary_connection(engine: Engine) -> Iterator[Connection]:
-    """A transaction whose counts all see one snapshot; on PostgreSQL, without JIT compilation.
-
-    The counts are combined (domains without candidates are all domains minus those with), so
-    they must agree. The queries read every candidate of a batch through wide CASE
-    expressions: compiling them took PostgreSQL 15 longer (up to 10 s at 1 M domains) than
-    running them. (A SQLite transaction reads one snapshot anyway.)
-    """
-    with engine.connect() as connection:
-        if not is_sqlite(engine):
-            connection.execution_options(isolation_level="REPEATABLE READ")
-            connection.execute(text("SET LOCAL jit = off"))
-        yield connection
-
-
 def is_sqlite(engine: Engine) -> bool:
     """Whether the engine talks to SQLite (otherwise it is PostgreSQL)."""
     return engine.dialect.name == "sqlite"
@@ -114,11 +92,27 @@ def statement_interrupter(connection: Connection) -> Callable[[], None]:
     return functools.partial(driver.cancel_safe, timeout=_CANCEL_SECONDS)  # type: ignore[union-attr]
 
 
+def _range_bounds(id_range: tuple[int, int]) -> tuple[Any, Any]:
+    """`low <= id < high` as BETWEEN's bounds, bound as parameters named once per query."""
+    return tuple(bindparam(name, value) for name, value in id_range_params(id_range).items())
+
+
+def id_range_params(id_range: tuple[int, int]) -> dict[str, int]:
+    """The parameters of a query built for one id range: another range reuses its SQL text."""
+    low, high = id_range
+    return {"id_low": low, "id_last": high - 1}
+
+
+def in_id_range(column: ColumnElement[int], id_range: tuple[int, int]) -> ColumnElement[bool]:
+    """`low <= column < high`, with the parameters candidate_lists uses for the same range."""
+    return column.between(*_range_bounds(id_range))
+
+
 def contains_text(column: ColumnElement[str], needle: str) -> ColumnElement[bool]:
     """Substring test under gleif_fold (see text_fold) where %, _ and quotes are literal."""
-    # strpos/instr take the needle as a plain string, so LIKE wildcards never apply. The
-    # needle is folded here and bound folded, so only the column goes through SQL's fold.
-    return func.strpos(func.gleif_fold(column), fold_text(needle)) > 0
+    # strpos takes the needle as a plain string, so LIKE wildcards never apply. The needle
+    # is folded here and bound folded, so only the column goes through SQL's fold.
+    return strpos(func.gleif_fold(column), fold_text(needle)) > 0
 
 
 def _prepare_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -127,16 +121,12 @@ def _prepare_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: An
     dbapi_connection.isolation_level = None
     # SQLite's lower() folds ASCII only; Python's folds every script, like PostgreSQL's.
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
-    # PostgreSQL's strpos is SQLite's instr; one spelling keeps queries dialect-free.
-    dbapi_connection.create_function("strpos", 2, _strpos, deterministic=True)
     # PostgreSQL gets the same function from migration 0003, written in SQL.
     dbapi_connection.create_function("gleif_fold", 1, _gleif_fold, deterministic=True)
     # PostgreSQL gets the same function from migration 0002, written in SQL.
     dbapi_connection.create_function(
         "lei_check_digits_valid", 1, _lei_check_digits_valid, deterministic=True
     )
-    # PostgreSQL's string_agg (SQLite has it from 3.44 on; Python 3.11 ships 3.40).
-    dbapi_connection.create_aggregate("string_agg", 2, _StringAgg)
     dbapi_connection.execute("PRAGMA foreign_keys = ON")
     dbapi_connection.execute("PRAGMA journal_mode = WAL")
 
@@ -150,7 +140,7 @@ def _prepare_postgresql_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite_transaction(connection: Any) -> None:
-    # A writer asks for the write lock up front (see write_transaction): a deferred
+    # A writer asks for the write lock up front (see transactions.write_transaction): a deferred
     # transaction that reads first cannot wait for it and fails at once when another
     # writer got there in between.
     mode = connection.get_execution_options().get("sqlite_begin", "")
@@ -169,36 +159,19 @@ def _lei_check_digits_valid(code: str | None) -> int:
     return int(code is not None and has_valid_check_digits(code))
 
 
-class _StringAgg:
-    """string_agg(value, separator) for SQLite: NULL values skipped, NULL when none is left."""
-
-    def __init__(self) -> None:
-        self.values: list[str] = []
-        self.separator = ""
-
-    def step(self, value: Any, separator: str) -> None:
-        if value is not None:
-            self.values.append(str(value))
-            self.separator = separator
-
-    def finalize(self) -> str | None:
-        return self.separator.join(self.values) if self.values else None
-
-
-def _strpos(haystack: str | None, needle: str | None) -> int | None:
-    if haystack is None or needle is None:
-        return None
-    return haystack.find(needle) + 1
-
-
 def candidate_lists(
-    dialect_name: str, batch: str, *, domain_ids: Select[Any] | None = None
+    dialect_name: str,
+    batch: str,
+    *,
+    domain_ids: Select[Any] | None = None,
+    id_range: tuple[int, int] | None = None,
 ) -> Subquery:
     """Per domain of a batch: candidate count and "; "-joined LEIs and names, in candidate id order.
 
     Columns: domain_id, candidate_count, lei_codes, legal_names. A NULL code or name counts as
     an empty string, so that the i-th code always belongs to the i-th name. With `domain_ids`
-    (a SELECT of domain ids), only those domains are aggregated.
+    (a SELECT of domain ids), only those domains are aggregated; with `id_range` (low, high),
+    only the domains with low <= id < high.
     """
     c = GleifCandidate.__table__.alias("c")
     d = Domain.__table__.alias("cd")
@@ -207,34 +180,47 @@ def candidate_lists(
     in_batch = (d.c.id == c.c.domain_id) & (d.c.batch_id == batch)
     if domain_ids is not None:
         in_batch = in_batch & c.c.domain_id.in_(domain_ids)
+    if id_range is not None:
+        # The candidates of a range of domain ids, whatever their batch: the caller joins
+        # the lists to its batch's domains, which drops the others. Without the join to
+        # `domains` here, the (domain_id, id) index yields the range in group order, so
+        # PostgreSQL aggregates it without a sort (with the join it sorted each range).
+        source, where = c, [c.c.domain_id.between(*_range_bounds(id_range))]
+    else:
+        source, where = c.join(d, in_batch), []
     if dialect_name != "sqlite":
         return (
             select(
                 c.c.domain_id,
                 func.count().label("candidate_count"),
-                func.string_agg(code, LIST_SEPARATOR).aggregate_order_by(c.c.id).label("lei_codes"),
-                func.string_agg(name, LIST_SEPARATOR)
+                func.aggregate_strings(code, LIST_SEPARATOR)
+                .aggregate_order_by(c.c.id)
+                .label("lei_codes"),
+                func.aggregate_strings(name, LIST_SEPARATOR)
                 .aggregate_order_by(c.c.id)
                 .label("legal_names"),
             )
-            .join_from(c, d, in_batch)
+            .select_from(source)
+            .where(*where)
             .group_by(c.c.domain_id)
             .subquery("candidate_lists")
         )
-    # SQLite before 3.44 has no ORDER BY inside group_concat(); as a window function over
-    # an ordered frame its order is defined, and the frame's last row holds the whole list.
+    # SQLite before 3.44 (Python 3.11 ships 3.40) has no ORDER BY inside an aggregate, so
+    # aggregate_order_by cannot compile there; as a window function over an ordered frame
+    # the order is defined, and the frame's last row holds the whole list.
     window = {"partition_by": c.c.domain_id, "order_by": c.c.id, "rows": (None, 0)}
     running = (
         select(
             c.c.domain_id,
             func.count().over(**window).label("candidate_count"),
-            func.group_concat(code, LIST_SEPARATOR).over(**window).label("lei_codes"),
-            func.group_concat(name, LIST_SEPARATOR).over(**window).label("legal_names"),
+            func.aggregate_strings(code, LIST_SEPARATOR).over(**window).label("lei_codes"),
+            func.aggregate_strings(name, LIST_SEPARATOR).over(**window).label("legal_names"),
             func.row_number()
             .over(partition_by=c.c.domain_id, order_by=c.c.id.desc())
             .label("from_last"),
         )
-        .join_from(c, d, in_batch)
+        .select_from(source)
+        .where(*where)
         .subquery("running_lists")
     )
     return (

@@ -17,13 +17,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 
 from gleif_data.csv_input import open_csv
-from gleif_data.db import write_transaction
 from gleif_data.domain_detail import stored_domain
 from gleif_data.errors import GleifDataError, InputError
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import any_flag
 from gleif_data.models import Domain, GleifCandidate, LeiRecord, QaDecision
 from gleif_data.qa_state import Action, CandidateState, QaStatus, status_expression, still_accepted
+from gleif_data.transactions import write_transaction
 
 # The log's columns after the id; the CSV export names batch_id "batch".
 LOG_COLUMNS = (
@@ -133,7 +133,7 @@ def domain_state(history: Sequence[Decision], candidate_leis: Sequence[str | Non
 
 
 def record_decision(
-    engine: Engine,
+    connection: Connection,
     *,
     batch: str,
     domain: str,
@@ -152,26 +152,25 @@ def record_decision(
         raise GleifDataError(f"to {action.value} a candidate, name its LEI")
     if not domain.strip():
         raise GleifDataError("name the domain the decision is about")
-    with write_transaction(engine) as connection:
-        stored = _stored_domain(connection, batch, domain)
-        legal_name = None
-        if action.names_lei:
-            assert code is not None
-            code, legal_name = _named_lei(connection, batch, stored, code)
-        row = connection.execute(
-            insert(QaDecision)
-            .values(
-                batch_id=batch,
-                domain=stored,
-                action=action.value,
-                lei_code=code if action.names_lei else None,
-                legal_name=legal_name,
-                note=(note or "").strip() or None,
-                decided_by=who,
-                decided_at=datetime.now(UTC),
-            )
-            .returning(*QaDecision.__table__.c)
-        ).one()
+    stored = _stored_domain(connection, batch, domain)
+    legal_name = None
+    if action.names_lei:
+        assert code is not None
+        code, legal_name = _named_lei(connection, batch, stored, code)
+    row = connection.execute(
+        insert(QaDecision)
+        .values(
+            batch_id=batch,
+            domain=stored,
+            action=action.value,
+            lei_code=code if action.names_lei else None,
+            legal_name=legal_name,
+            note=(note or "").strip() or None,
+            decided_by=who,
+            decided_at=datetime.now(UTC),
+        )
+        .returning(*QaDecision.__table__.c)
+    ).one()
     return Decision.from_row(row)
 
 
@@ -210,15 +209,14 @@ def _named_lei(
     )
 
 
-def domain_history(engine: Engine, batch: str, domain: str) -> list[Decision]:
+def domain_history(connection: Connection, batch: str, domain: str) -> list[Decision]:
     """Every decision on a domain, oldest first."""
     query = (
         select(*QaDecision.__table__.c)
         .where(QaDecision.batch_id == batch, QaDecision.domain == domain)
         .order_by(QaDecision.id)
     )
-    with engine.connect() as connection:
-        return [Decision.from_row(row) for row in connection.execute(query)]
+    return [Decision.from_row(row) for row in connection.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -265,16 +263,15 @@ def bulk_accept_query(batch: str, filters: DomainFilter, min_name_score: int | N
 
 
 def count_bulk_accept(
-    engine: Engine, batch: str, filters: DomainFilter, *, min_name_score: int | None = None
+    connection: Connection, batch: str, filters: DomainFilter, *, min_name_score: int | None = None
 ) -> int:
     """How many domains a bulk accept would decide."""
     chosen = bulk_accept_query(batch, filters, min_name_score).subquery()
-    with engine.connect() as connection:
-        return connection.execute(select(func.count()).select_from(chosen)).scalar_one()
+    return connection.execute(select(func.count()).select_from(chosen)).scalar_one()
 
 
 def bulk_accept(
-    engine: Engine,
+    connection: Connection,
     batch: str,
     filters: DomainFilter,
     *,
@@ -282,33 +279,35 @@ def bulk_accept(
     min_name_score: int | None = None,
     note: str | None = None,
 ) -> BulkAccept:
-    """Accept the single, unflagged candidate of every undecided filtered domain, at once."""
+    """Accept the single, unflagged candidate of every undecided filtered domain, at once.
+
+    Run it in a `write_transaction`: on SQLite that holds the write lock from the start.
+    """
     who = _who(decided_by)
     chosen = bulk_accept_query(batch, filters, min_name_score).subquery()
     now = datetime.now(UTC)
-    with write_transaction(engine) as connection:
-        bulk_id = _next_bulk_id(connection)
-        rows = select(
-            literal(batch),
-            chosen.c.domain,
-            literal(Action.ACCEPT.value),
-            chosen.c.lei_code,
-            chosen.c.legal_name,
-            literal((note or "").strip() or BULK_NOTE),
-            literal(who),
-            literal(now, QaDecision.decided_at.type),
-            literal(bulk_id, Integer),
-        ).order_by(chosen.c.domain)
-        added = (
-            insert(QaDecision)
-            .from_select((*LOG_COLUMNS, BULK_COLUMN), rows)
-            .returning(QaDecision.id, QaDecision.domain, QaDecision.lei_code, QaDecision.legal_name)
-        )
-        accepted = sorted(connection.execute(added).all())
+    bulk_id = _next_bulk_id(connection)
+    rows = select(
+        literal(batch),
+        chosen.c.domain,
+        literal(Action.ACCEPT.value),
+        chosen.c.lei_code,
+        chosen.c.legal_name,
+        literal((note or "").strip() or BULK_NOTE),
+        literal(who),
+        literal(now, QaDecision.decided_at.type),
+        literal(bulk_id, Integer),
+    ).order_by(chosen.c.domain)
+    added = (
+        insert(QaDecision)
+        .from_select((*LOG_COLUMNS, BULK_COLUMN), rows)
+        .returning(QaDecision.id, QaDecision.domain, QaDecision.lei_code, QaDecision.legal_name)
+    )
+    accepted = sorted(connection.execute(added).all())
     return BulkAccept(bulk_id, [(row.domain, row.lei_code, row.legal_name) for row in accepted])
 
 
-def bulk_accepts(engine: Engine, batch: str) -> list[BulkAcceptSummary]:
+def bulk_accepts(connection: Connection, batch: str) -> list[BulkAcceptSummary]:
     """The batch's bulk accepts, newest first."""
     e = QaDecision.__table__.alias("bulk_entry")
     query = (
@@ -323,14 +322,13 @@ def bulk_accepts(engine: Engine, batch: str) -> list[BulkAcceptSummary]:
         .group_by(e.c.bulk_id)
         .order_by(e.c.bulk_id.desc())
     )
-    with engine.connect() as connection:
-        return [
-            BulkAcceptSummary(bulk_id, who, _utc(when), int(count), int(in_force or 0))
-            for bulk_id, who, when, count, in_force in connection.execute(query)
-        ]
+    return [
+        BulkAcceptSummary(bulk_id, who, _utc(when), int(count), int(in_force or 0))
+        for bulk_id, who, when, count, in_force in connection.execute(query)
+    ]
 
 
-def bulk_accept_result(engine: Engine, batch: str, bulk_id: int) -> BulkAccept:
+def bulk_accept_result(connection: Connection, batch: str, bulk_id: int) -> BulkAccept:
     """What a past bulk accept accepted, by domain."""
     query = (
         select(QaDecision.domain, QaDecision.lei_code, QaDecision.legal_name)
@@ -341,14 +339,13 @@ def bulk_accept_result(engine: Engine, batch: str, bulk_id: int) -> BulkAccept:
         )
         .order_by(QaDecision.domain, QaDecision.id)
     )
-    with engine.connect() as connection:
-        rows = connection.execute(query).all()
+    rows = connection.execute(query).all()
     if not rows:
         raise GleifDataError(f"the batch {batch!r} has no bulk accept {bulk_id}")
     return BulkAccept(bulk_id, [(row.domain, row.lei_code, row.legal_name) for row in rows])
 
 
-def undo_bulk_accept(engine: Engine, batch: str, bulk_id: int, *, decided_by: str) -> int:
+def undo_bulk_accept(connection: Connection, batch: str, bulk_id: int, *, decided_by: str) -> int:
     """Withdraw the acceptances of a bulk accept that still stand; return how many.
 
     A domain decided since (by hand or by another bulk accept) is left as it is. The log
@@ -367,11 +364,10 @@ def undo_bulk_accept(engine: Engine, batch: str, bulk_id: int, *, decided_by: st
         literal(who),
         literal(datetime.now(UTC), QaDecision.decided_at.type),
     ).where(*mine, still_accepted(e))
-    with write_transaction(engine) as connection:
-        if connection.execute(select(e.c.id).where(*mine).limit(1)).first() is None:
-            raise GleifDataError(f"the batch {batch!r} has no bulk accept {bulk_id}")
-        added = insert(QaDecision).from_select(LOG_COLUMNS, standing.order_by(e.c.domain))
-        return len(connection.execute(added.returning(QaDecision.id)).all())
+    if connection.execute(select(e.c.id).where(*mine).limit(1)).first() is None:
+        raise GleifDataError(f"the batch {batch!r} has no bulk accept {bulk_id}")
+    added = insert(QaDecision).from_select(LOG_COLUMNS, standing.order_by(e.c.domain))
+    return len(connection.execute(added.returning(QaDecision.id)).all())
 
 
 class _bulk_lock(FunctionElement[Any]):
@@ -406,7 +402,7 @@ def _who(decided_by: str) -> str:
     return who
 
 
-def export_decisions(engine: Engine, out: TextIO, batch: str | None = None) -> int:
+def export_decisions(connection: Connection, out: TextIO, batch: str | None = None) -> int:
     """Write the decision log (oldest first) as CSV; return the number of decisions."""
     query = select(*QaDecision.__table__.c).order_by(QaDecision.id)
     if batch is not None:
@@ -414,23 +410,22 @@ def export_decisions(engine: Engine, out: TextIO, batch: str | None = None) -> i
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow((*DECISION_COLUMNS, BULK_COLUMN))
     count = 0
-    with engine.connect() as connection:
-        for row in connection.execute(query):
-            decision = Decision.from_row(row)
-            writer.writerow(
-                [
-                    decision.batch,
-                    decision.domain,
-                    decision.action.value,
-                    decision.lei_code or "",
-                    decision.legal_name or "",
-                    decision.note or "",
-                    decision.decided_by,
-                    _utc(decision.decided_at).isoformat(),
-                    "" if decision.bulk_id is None else decision.bulk_id,
-                ]
-            )
-            count += 1
+    for row in connection.execute(query):
+        decision = Decision.from_row(row)
+        writer.writerow(
+            [
+                decision.batch,
+                decision.domain,
+                decision.action.value,
+                decision.lei_code or "",
+                decision.legal_name or "",
+                decision.note or "",
+                decision.decided_by,
+                _utc(decision.decided_at).isoformat(),
+                "" if decision.bulk_id is None else decision.bulk_id,
+            ]
+        )
+        count += 1
     return count
 
 
@@ -447,7 +442,8 @@ def import_decisions(engine: Engine, path: Path) -> tuple[int, int]:
         position = {name: csv_rows.header.index(name) for name in names}
         parsed = list(_parsed_decisions(path, csv_rows.rows, position))
     batches = {values["batch_id"] for values in parsed}
-    with write_transaction(engine) as connection:
+    # An import owns its transaction: the file is read and checked before it begins.
+    with write_transaction(engine, bulk=True) as connection:
         # Decisions are made by hand: even a busy batch has few enough to compare in memory.
         existing = {
             _identity(row._mapping)

@@ -22,6 +22,7 @@ from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
 from gleif_data.lei import has_valid_check_digits
 from gleif_data.queries import batch_exists, list_batches
+from gleif_data.transactions import read_snapshot
 
 GOLDEN_COPY_SAMPLE = (
     Path(__file__).resolve().parent / "demo_data" / "lei2-golden-copy-subset.csv.gz"
@@ -62,14 +63,17 @@ class DemoReport:
 
 def load_demo(engine: Engine, *, only_if_empty: bool = False) -> DemoReport:
     """Import the reference records and create the demo batches that do not exist yet."""
-    if only_if_empty and list_batches(engine):
-        return DemoReport(0, [], list(DEMO_BATCHES))
+    with read_snapshot(engine) as connection:
+        if only_if_empty and list_batches(connection):
+            return DemoReport(0, [], list(DEMO_BATCHES))
     reference = import_gleif(engine, GOLDEN_COPY_SAMPLE)
     records = read_sample()
     created, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="gleif-demo-") as folder:
         for batch, size in DEMO_BATCHES.items():
-            if batch_exists(engine, batch):
+            with read_snapshot(engine) as connection:
+                there = batch_exists(connection, batch)
+            if there:
                 skipped.append(batch)
                 continue
             path = Path(folder) / f"{batch}.csv"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from gleif_data.db import contains_text
@@ -15,6 +15,7 @@ from gleif_data.flags import candidate_conditions, domain_country, flag_list
 from gleif_data.lei import has_valid_check_digits
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
 from gleif_data.names import name_score
+from gleif_data.sql_dialects import strpos
 from gleif_data.text_fold import fold_text
 
 
@@ -68,7 +69,7 @@ class DomainDetail:
         return len(self.domain_ids)
 
 
-def find_domain(engine: Engine, batch: str, domain: str) -> DomainDetail | None:
+def find_domain(connection: Connection, batch: str, domain: str) -> DomainDetail | None:
     """The domain of the batch that a typed name, a stored spelling or a pasted URL names.
 
     First the text as typed (Explore links with the stored spelling) and its normal form
@@ -76,7 +77,8 @@ def find_domain(engine: Engine, batch: str, domain: str) -> DomainDetail | None:
     the stored names equal to it under the text filters' case fold, as the export's
     filters would find it (a legacy `Acme.COM` for `acme.com`). None when nothing matches.
     """
-    with Session(engine) as session:
+    # A session on the caller's connection joins its transaction and leaves it open.
+    with Session(bind=connection) as session:
         found = _named_rows(session, batch, domain)
         if found is None:
             return None
@@ -120,7 +122,7 @@ def _named_rows(
     return next((s for s in (typed, wanted) if s in spellings), spellings[0]), list(rows)
 
 
-def suggest_domains(engine: Engine, batch: str, text: str, *, limit: int = 10) -> list[str]:
+def suggest_domains(connection: Connection, batch: str, text: str, *, limit: int = 10) -> list[str]:
     """Up to `limit` domains of the batch containing the text (or a pasted URL's host).
 
     Those where the text comes earliest, then the shortest, then A-Z; each name once.
@@ -129,7 +131,7 @@ def suggest_domains(engine: Engine, batch: str, text: str, *, limit: int = 10) -
     needle = needle.removeprefix("www.") if "." in needle[4:] else needle
     if not needle or "\x00" in needle:
         return []
-    position = func.min(func.strpos(func.gleif_fold(Domain.domain), fold_text(needle)))
+    position = func.min(strpos(func.gleif_fold(Domain.domain), fold_text(needle)))
     query = (
         select(Domain.domain)
         .where(Domain.batch_id == batch, contains_text(Domain.domain, needle))
@@ -137,8 +139,7 @@ def suggest_domains(engine: Engine, batch: str, text: str, *, limit: int = 10) -
         .order_by(position, func.length(Domain.domain), Domain.domain)
         .limit(limit)
     )
-    with engine.connect() as connection:
-        return list(connection.execute(query).scalars())
+    return list(connection.execute(query).scalars())
 
 
 def _normal_form(text: str) -> str:

@@ -18,3 +18,52 @@ class InputError(GleifDataError):
         self.reason = reason
         where = f"{self.path}:{line}" if line else f"{self.path}"
         super().__init__(f"{where}: {reason}")
+
+
+class DatabaseError(GleifDataError):
+    """The database could not do what was asked (see gleif_data.transactions).
+
+    `where` names the database (never its password); `reason` is the database's own first
+    line, with the password taken out should it appear there. Both are safe to show.
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        """The one-line message."""
+        return f"database error on {self.where}: {self.reason}"
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot be reached: down, a wrong address, or the connection was lost."""
+
+    def describe(self) -> str:
+        """The one-line message."""
+        return f"cannot reach {self.where}: {self.reason}"
+
+
+class QueryTimedOut(DatabaseError):
+    """A statement ran past its time limit (or waited too long for a lock) and was stopped."""
+
+    def describe(self) -> str:
+        """The one-line message."""
+        return f"{self.where} took too long to answer, so the query was stopped: {self.reason}"
+
+
+class QueryRefused(DatabaseError):
+    """The database refused a statement: a missing table or column, bad data, permissions."""
+
+
+class PermissionDenied(QueryRefused):
+    """The database role may not do this (SQLSTATE 42501)."""
+
+
+class ReadOnlyDatabase(DatabaseError):
+    """A write reached a database that only reads: a read-only role, transaction or standby."""
+
+    def describe(self) -> str:
+        """The one-line message."""
+        return f"{self.where} is read-only: {self.reason}"

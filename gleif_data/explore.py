@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, or_, select
 
 from gleif_data.db import LIST_SEPARATOR
 from gleif_data.filters import DomainFilter
@@ -96,7 +96,7 @@ class ExplorePage:
 
 
 def explore_page(
-    engine: Engine,
+    connection: Connection,
     batch: str,
     filters: DomainFilter,
     *,
@@ -107,7 +107,7 @@ def explore_page(
     size: int = DEFAULT_PAGE_SIZE,
 ) -> ExplorePage:
     """The page after `after` (or before `before`, the `last` page, or the first page)."""
-    flagged = domains_with_flags(engine, batch, filters.flags)
+    flagged = domains_with_flags(connection, batch, filters.flags)
     if flagged is not None and not flagged:
         return ExplorePage(rows=[], next_after=None, previous_before=None)
     d = Domain.__table__.alias("d")
@@ -119,14 +119,13 @@ def explore_page(
     if cursor is not None:
         query = query.where(_beyond(keys, cursor, backwards))
     query = query.order_by(*(_direction(key, desc != backwards) for key, desc in keys))
-    with engine.connect() as connection:
-        found = connection.execute(query.limit(size + 1)).all()
+    found = connection.execute(query.limit(size + 1)).all()
     more = len(found) > size
     found = found[:size]
     if backwards:
         found.reverse()
     ids = [row[0] for row in found]
-    rows = _page_rows(engine, ids)
+    rows = _page_rows(connection, ids)
 
     def position(row: Sequence[Any]) -> Cursor:
         return Cursor(row[1] if len(row) > 1 else None, row[0])
@@ -142,17 +141,21 @@ def explore_page(
 
 
 def count_before(
-    engine: Engine, batch: str, filters: DomainFilter, *, sort: SortOrder, position: Cursor
+    connection: Connection,
+    batch: str,
+    filters: DomainFilter,
+    *,
+    sort: SortOrder,
+    position: Cursor,
 ) -> int:
     """How many filtered domains come before `position` in the order: a page's row offset."""
-    flagged = domains_with_flags(engine, batch, filters.flags)
+    flagged = domains_with_flags(connection, batch, filters.flags)
     if flagged is not None and not flagged:
         return 0
     d = Domain.__table__.alias("d")
     query, keys = _filtered(batch, filters, sort, d, flagged)
     query = query.with_only_columns(func.count()).where(_beyond(keys, position, True))
-    with engine.connect() as connection:
-        return connection.execute(query).scalar_one()
+    return connection.execute(query).scalar_one()
 
 
 def _filtered(
@@ -168,12 +171,12 @@ def _filtered(
     return query, _sort_keys(sort, d, count)
 
 
-def count_domains(engine: Engine, batch: str, filters: DomainFilter) -> int:
+def count_domains(connection: Connection, batch: str, filters: DomainFilter) -> int:
     """How many domains of the batch pass the filters (from the batch's counts when they can)."""
-    known = count_from_summary(engine, batch, filters)
+    known = count_from_summary(connection, batch, filters)
     if known is not None:
         return known
-    flagged = domains_with_flags(engine, batch, filters.flags)
+    flagged = domains_with_flags(connection, batch, filters.flags)
     if flagged is not None and not flagged:
         return 0
     d = Domain.__table__.alias("d")
@@ -183,8 +186,7 @@ def count_domains(engine: Engine, batch: str, filters: DomainFilter) -> int:
         .select_from(d)
         .where(d.c.batch_id == batch, *filters.conditions(d, count), *_among(d, flagged))
     )
-    with engine.connect() as connection:
-        return connection.execute(query).scalar_one()
+    return connection.execute(query).scalar_one()
 
 
 def _among(d: Any, ids: set[int] | None) -> list[ColumnElement[bool]]:
@@ -232,7 +234,7 @@ def _beyond(
     return or_(*conditions)
 
 
-def _page_rows(engine: Engine, ids: list[int]) -> list[DomainRow]:
+def _page_rows(connection: Connection, ids: list[int]) -> list[DomainRow]:
     """The page's domains with their candidates, joined here: a page is small."""
     if not ids:
         return []
@@ -246,11 +248,10 @@ def _page_rows(engine: Engine, ids: list[int]) -> list[DomainRow]:
         .where(c.c.domain_id.in_(ids))
         .order_by(c.c.domain_id, c.c.id)
     )
-    with engine.connect() as connection:
-        domains = {row[0]: row[1:] for row in connection.execute(domains_query)}
-        lists: dict[int, list[tuple[str, str]]] = {domain_id: [] for domain_id in ids}
-        for domain_id, code, name in connection.execute(candidates_query):
-            lists[domain_id].append((code or "", name or ""))
+    domains = {row[0]: row[1:] for row in connection.execute(domains_query)}
+    lists: dict[int, list[tuple[str, str]]] = {domain_id: [] for domain_id in ids}
+    for domain_id, code, name in connection.execute(candidates_query):
+        lists[domain_id].append((code or "", name or ""))
     return [
         DomainRow(
             domain_id=domain_id,

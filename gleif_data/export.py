@@ -10,10 +10,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sqlalchemy import ColumnElement, Engine, Select, case, func, literal, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, case, func, literal, select
 
 from gleif_data.cancellation import Cancellation
-from gleif_data.db import candidate_lists, is_sqlite, statement_interrupter
+from gleif_data.copy_out import bind, copy_blocks, copy_statement
+from gleif_data.db import candidate_lists, in_id_range, is_sqlite, statement_interrupter
 from gleif_data.errors import GleifDataError
 from gleif_data.explore import count_domains
 from gleif_data.fields import Field
@@ -27,6 +28,7 @@ from gleif_data.qa_state import (
     status_expression,
 )
 from gleif_data.queries import require_batch
+from gleif_data.transactions import read_snapshot
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -146,22 +148,30 @@ def export_file_name(batch: str, export_format: ExportFormat, now: datetime | No
 
 
 def export_query(
-    dialect_name: str, batch: str, options: ExportOptions, *, limit: int | None = None
+    dialect_name: str,
+    batch: str,
+    options: ExportOptions,
+    *,
+    limit: int | None = None,
+    id_range: tuple[int, int] | None = None,
 ) -> Select[Any]:
     """The SELECT that yields the export's rows in order, filters and formula guard applied.
 
     With `limit`, the first rows only: they come from the first `limit` domains that pass the
     filters, so only those domains' candidates are read, and a page costs the same in a
-    batch of any size.
+    batch of any size. With `id_range` (low, high), the rows of the domains with
+    low <= id < high only: the part of a parallel export (gleif_data.export_ranges).
     """
     d = Domain.__table__.alias("d")
     page = None if limit is None else _first_domain_ids(batch, options.filters, limit)
-    lists = candidate_lists(dialect_name, batch, domain_ids=page)
+    lists = candidate_lists(dialect_name, batch, domain_ids=page, id_range=id_range)
     count = func.coalesce(lists.c.candidate_count, 0)
     if page is None:
         where = [d.c.batch_id == batch, *options.filters.conditions(d, count)]
     else:
         where = [d.c.batch_id == batch, d.c.id.in_(page)]
+    if id_range is not None:
+        where.append(in_id_range(d.c.id, id_range))
     text = _guard if options.guards_formulas else _raw
     if options.layout is ExportLayout.DOMAIN:
         qa_columns = []
@@ -239,14 +249,13 @@ def _first_domain_ids(batch: str, filters: DomainFilter, limit: int) -> Select[A
     )
 
 
-def count_export_rows(engine: Engine, batch: str, options: ExportOptions) -> int:
+def count_export_rows(connection: Connection, batch: str, options: ExportOptions) -> int:
     """How many rows the export will have."""
     if options.layout is ExportLayout.DOMAIN:
         # One row per domain that passes the filters: the batch's stored counts often know.
-        return count_domains(engine, batch, options.filters)
-    query = export_query(engine.dialect.name, batch, options).order_by(None).subquery()
-    with engine.connect() as connection:
-        return connection.execute(select(func.count()).select_from(query)).scalar_one()
+        return count_domains(connection, batch, options.filters)
+    query = export_query(connection.dialect.name, batch, options).order_by(None).subquery()
+    return connection.execute(select(func.count()).select_from(query)).scalar_one()
 
 
 def write_export(
@@ -256,18 +265,32 @@ def write_export(
     options: ExportOptions,
     progress: Callable[[int], None] | None = None,
     cancellation: Cancellation | None = None,
+    workers: int | None = None,
 ) -> int:
     """Stream the export of a batch to `out`; return the number of rows written.
 
-    With `cancellation`, another thread can stop the export, its query included.
+    With `cancellation`, another thread can stop the export, its queries included. On
+    PostgreSQL a CSV of the domain layout is copied by `workers` connections at once
+    (default: GLEIF_EXPORT_WORKERS, else what the machine and the server can use).
     """
     cancellation = cancellation or Cancellation()
-    require_batch(engine, batch)
+    with read_snapshot(engine) as connection:
+        require_batch(connection, batch)
     progress = progress or (lambda _rows: None)
     query = export_query(engine.dialect.name, batch, options)
     domain_csv = options.format is ExportFormat.CSV and options.layout is ExportLayout.DOMAIN
     if domain_csv and not is_sqlite(engine):
-        return _copy_csv(engine, query, out, progress, cancellation)
+        from gleif_data.export_ranges import copy_csv_in_ranges
+
+        return copy_csv_in_ranges(
+            engine,
+            batch,
+            lambda id_range: export_query(engine.dialect.name, batch, options, id_range=id_range),
+            out,
+            progress=progress,
+            cancellation=cancellation,
+            workers=workers,
+        )
     # The writers pull in pyarrow and xlsxwriter (~60 MB, ~0.4 s): only the exports that
     # need them pay for them, not the PostgreSQL CSV export above.
     from gleif_data.export_writers import (
@@ -325,38 +348,13 @@ def _chunks(
             yield [tuple(row) for row in partition]
 
 
-def _copy_csv(
-    engine: Engine,
-    query: Select[Any],
-    out: BinaryIO,
-    progress: Callable[[int], None],
-    cancellation: Cancellation,
-) -> int:
-    """PostgreSQL writes the CSV itself with COPY; we only pass its bytes on."""
-    rows = -1  # the header line is no row
-    with closing(_copy_blocks(engine, query, cancellation)) as blocks:
-        for block in blocks:
-            out.write(block)
-            # The server sends COPY's output one row per message, and psycopg yields one
-            # message per block: counting blocks, not newlines, leaves newlines inside names
-            # uncounted.
-            if rows >= 0:
-                progress(1)
-            rows += 1
-    return max(rows, 0)
-
-
 def _copy_blocks(engine: Engine, query: Select[Any], cancellation: Cancellation) -> Iterator[bytes]:
     """The query's rows as CSV with a header, in blocks, written by PostgreSQL's COPY."""
     compiled = query.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
-    # The domain layout never produces NULL (every column is coalesced); naming a marker
-    # other than the empty string stops COPY from quoting empty strings, so the bytes match
-    # csv.writer's. The candidate layout's NULLs come out as the unquoted marker.
-    statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '\\N')"
     with engine.connect() as connection, cancellation.running(statement_interrupter(connection)):
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor, cursor.copy(statement, compiled.params) as copy:
-            yield from copy
+        driver = connection.connection.driver_connection
+        statement = bind(driver, copy_statement(str(compiled), header=True), compiled.params)  # type: ignore[arg-type]
+        yield from copy_blocks(driver, statement, cancellation.is_set)  # type: ignore[arg-type]
 
 
 def _guard(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -370,12 +368,11 @@ def _raw(column: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def preview_rows(
-    engine: Engine, batch: str, options: ExportOptions, limit: int = 50
+    connection: Connection, batch: str, options: ExportOptions, limit: int = 50
 ) -> list[tuple[Any, ...]]:
     """The first rows of the export, for a preview in the dashboard."""
-    query = export_query(engine.dialect.name, batch, options, limit=limit)
-    with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(query)]
+    query = export_query(connection.dialect.name, batch, options, limit=limit)
+    return [tuple(row) for row in connection.execute(query)]
 
 
 def export_bytes(engine: Engine, batch: str, options: ExportOptions) -> bytes:

@@ -28,10 +28,13 @@ class ExportStream:
     The queue is bounded, so a slow reader slows the export instead of filling memory.
     """
 
-    def __init__(self, engine: Engine, batch: str, options: ExportOptions) -> None:
+    def __init__(
+        self, engine: Engine, batch: str, options: ExportOptions, workers: int | None = None
+    ) -> None:
         self._engine = engine
         self._batch = batch
         self._options = options
+        self._workers = workers
         self._blocks: queue.Queue[bytes | BaseException | None] = queue.Queue(_QUEUE_BLOCKS)
         self._cancellation = Cancellation()
         self._thread = threading.Thread(target=self._produce, name=f"export-{batch}", daemon=True)
@@ -77,6 +80,7 @@ class ExportStream:
                 out=writer,  # type: ignore[arg-type]
                 options=self._options,
                 cancellation=self._cancellation,
+                workers=self._workers,
             )
             writer.flush()
             self._put(None)

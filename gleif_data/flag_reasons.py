@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, func, select
 
 from gleif_data.domain_detail import CandidateDetail
 from gleif_data.flags import Flag
@@ -25,7 +25,7 @@ class SharedLei:
 
 
 def domains_sharing_lei(
-    engine: Engine, batch: str, lei_code: str, *, besides: int, limit: int = 3
+    connection: Connection, batch: str, lei_code: str, *, besides: int, limit: int = 3
 ) -> SharedLei:
     """The batch's other domains (not domain id `besides`) that have this LEI as a candidate."""
     c = GleifCandidate.__table__.alias("c")
@@ -38,9 +38,8 @@ def domains_sharing_lei(
     )
     first = others.order_by(d.c.id).limit(limit)
     count = select(func.count()).select_from(others.subquery())
-    with engine.connect() as connection:
-        names = [row.domain for row in connection.execute(first)]
-        total = connection.execute(count).scalar_one()
+    names = [row.domain for row in connection.execute(first)]
+    total = connection.execute(count).scalar_one()
     return SharedLei(domains=names, count=total)
 
 

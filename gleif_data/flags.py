@@ -313,7 +313,9 @@ def flag_counts(batch: str) -> Select[Any]:
 
 def _id_list(column: ColumnElement[int], *conditions: ColumnElement[bool]) -> Any:
     """The ids that meet the conditions, comma-separated (NULL when none does)."""
-    return select(func.string_agg(cast(column, Text), ",")).where(*conditions).scalar_subquery()
+    return (
+        select(func.aggregate_strings(cast(column, Text), ",")).where(*conditions).scalar_subquery()
+    )
 
 
 def flag_list(conditions: dict[Flag, ColumnElement[bool]]) -> ColumnElement[str]:

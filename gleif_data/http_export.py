@@ -17,18 +17,22 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from gleif_data.config import ConfigError
+from gleif_data.errors import DatabaseError, DatabaseUnavailable, QueryTimedOut
 from gleif_data.export import MEDIA_TYPES, export_file_name
 from gleif_data.export_links import LinkError, LinkSigner, SigningUnavailable
+from gleif_data.export_ranges import MAX_AUTOMATIC_WORKERS, export_workers_setting
 from gleif_data.export_stream import ExportAborted, ExportStream
 from gleif_data.fields import ViewError
 from gleif_data.queries import batch_exists
+from gleif_data.transactions import read_snapshot
 from gleif_data.view import export_options_from_query
 
 EXPORT_PATH = "/api/export/{batch:path}"  # batch names may contain a slash
 MAX_EXPORTS_VARIABLE = "GLEIF_MAX_EXPORTS"
-# The route's pool holds 15 connections (SQLAlchemy's 5 + 10 overflow); an export holds one
-# while it runs, and the rest serve the short checks of requests that arrive meanwhile.
+# A PostgreSQL CSV export holds one connection per worker while it runs (route_pool_options);
+# the pool's 5 others serve the short checks of requests that arrive meanwhile.
 DEFAULT_MAX_EXPORTS = 10
+ROUTE_POOL_SIZE = 5
 RETRY_AFTER_SECONDS = 10
 
 logger = logging.getLogger(__name__)
@@ -45,9 +49,11 @@ def export_routes(
     `signer` raises SigningUnavailable when sign-in is on but links cannot be checked; the
     route then answers 503 to every request. At most `max_exports` exports run at once
     (default: GLEIF_MAX_EXPORTS, else 10); a request beyond that is answered 503 with
-    Retry-After at once.
+    Retry-After at once. Each export copies with GLEIF_EXPORT_WORKERS connections, else
+    as many as the machine and the server can use, as the CLI does.
     """
     slots = ExportSlots(max_exports_setting() if max_exports is None else max_exports)
+    workers = export_workers_setting()
 
     async def export(request: Request) -> Response:
         batch = request.path_params["batch"]
@@ -68,7 +74,12 @@ def export_routes(
         except ViewError as exc:
             return PlainTextResponse(f"bad parameter {exc.field}: {exc}\n", status_code=400)
         database = engine()
-        if not await run_in_threadpool(batch_exists, database, batch):
+        try:
+            found = await run_in_threadpool(_batch_exists, database, batch)
+        except DatabaseError as exc:  # its message names the database, never its password
+            busy = isinstance(exc, DatabaseUnavailable | QueryTimedOut)
+            return PlainTextResponse(f"{exc}\n", status_code=503 if busy else 500)
+        if not found:
             return PlainTextResponse(f"no batch named {batch!r}\n", status_code=404)
         headers = {
             "Content-Disposition": content_disposition(export_file_name(batch, options.format))
@@ -78,13 +89,18 @@ def export_routes(
             del head.headers["content-length"]
             return head
         return ExportResponse(
-            lambda: ExportStream(database, batch, options),
+            lambda: ExportStream(database, batch, options, workers),
             slots,
             headers=headers,
             media_type=MEDIA_TYPES[options.format],
         )
 
     return [Route(EXPORT_PATH, export, methods=["GET", "HEAD"])]
+
+
+def _batch_exists(engine: Engine, batch: str) -> bool:
+    with read_snapshot(engine) as connection:
+        return batch_exists(connection, batch)
 
 
 def max_exports_setting(environ: Mapping[str, str] | None = None) -> int:
@@ -98,6 +114,15 @@ def max_exports_setting(environ: Mapping[str, str] | None = None) -> int:
             f"{MAX_EXPORTS_VARIABLE} must be a whole number of 1 or more, not {raw!r}"
         )
     return int(raw)
+
+
+def route_pool_options(environ: Mapping[str, str] | None = None) -> dict[str, int]:
+    """`make_engine` arguments for the route's pool: room for every export's connections."""
+    workers = export_workers_setting(environ) or MAX_AUTOMATIC_WORKERS
+    return {
+        "pool_size": ROUTE_POOL_SIZE,
+        "max_overflow": max_exports_setting(environ) * workers,
+    }
 
 
 class ExportSlots:

@@ -8,18 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, text
+from sqlalchemy import Connection, Engine, delete, func, select
 
 from gleif_data.batch_tables import (
     FirstIds,
     advance_sequences,
+    analyze_tables,
     first_free_ids,
     lock_for_import,
     merge_repeated_domains,
 )
 from gleif_data.bulk_load import load_rows
 from gleif_data.csv_input import CsvRows, open_csv
-from gleif_data.db import write_transaction
 from gleif_data.domains import normalise_domain
 from gleif_data.errors import GleifDataError, InputError
 from gleif_data.lei import has_valid_check_digits, normalise_lei
@@ -27,11 +27,11 @@ from gleif_data.models import Domain, GleifCandidate
 from gleif_data.names import label_score, registrable_label
 from gleif_data.overview import refresh_counts
 from gleif_data.read_ahead import read_ahead
+from gleif_data.transactions import read_snapshot, write_transaction
 
 TARGET_COLUMNS = ("domain", "lei_code", "legal_name", "match_score", "match_method")
 _SAMPLE_SIZE = 5
 _PROGRESS_EVERY = 10_000
-_IMPORT_WORK_MEM = "256MB"
 # Rows per chunk written while the next one is read (see read_ahead): large enough that a
 # COPY's fixed cost does not count, small enough that two chunks sit lightly in memory.
 _CHUNK_ROWS = 20_000
@@ -85,12 +85,8 @@ def import_batch(
     with open_csv(path) as csv_rows:
         positions = _column_positions(csv_rows, column_map or {})
         report = ImportReport(batch=batch)
-        with write_transaction(engine) as connection:
+        with write_transaction(engine, bulk=True) as connection:
             lock_for_import(connection)
-            if connection.dialect.name != "sqlite":
-                # merge_repeated_domains groups the whole batch; the default work_mem (4 MB)
-                # makes that spill to disk. SET LOCAL lasts as long as the transaction.
-                connection.execute(text(f"SET LOCAL work_mem = '{_IMPORT_WORK_MEM}'"))
             existing = _domain_count(connection, batch)
             if existing and not replace:
                 raise GleifDataError(
@@ -107,17 +103,15 @@ def import_batch(
                 _write_chunk(connection, batch, chunk)
             if not report.domains:
                 raise InputError(path, None, "the file has a header but no rows")
-            if connection.dialect.name != "sqlite":
-                # Fresh statistics, so that the merge below and the dashboard's first queries
-                # on the new batch are planned for its real size (autovacuum may take minutes).
-                connection.execute(text("ANALYZE domains, gleif_candidates"))
+            analyze_tables(connection)
             merged, dropped = merge_repeated_domains(connection, batch)
             report.domains -= merged
             report.candidates -= dropped
             report.duplicates_skipped += dropped
             advance_sequences(connection)
     # Counted now rather than by the first analyst who opens the Overview.
-    refresh_counts(engine, [batch])
+    with read_snapshot(engine, bulk=True) as connection:
+        refresh_counts(connection, [batch])
     return report
 
 

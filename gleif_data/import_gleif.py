@@ -20,8 +20,6 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gleif_data.bulk_load import load_rows
 from gleif_data.csv_input import open_csv
@@ -30,6 +28,8 @@ from gleif_data.lei import normalise_lei
 from gleif_data.models import LeiRecord
 from gleif_data.overview import refresh_counts
 from gleif_data.queries import list_batch_sizes
+from gleif_data.sql_dialects import upsert
+from gleif_data.transactions import read_snapshot, write_transaction
 
 # Our column: the golden copy's column (LEI-CDF 3.x names).
 GOLDEN_COPY_COLUMNS = {
@@ -71,7 +71,7 @@ def import_gleif(engine: Engine, path: Path, progress: Callable[[int], None] | N
         cells = [positions.get(source.casefold()) for source in GOLDEN_COPY_COLUMNS.values()]
         records = _records(path, csv_rows.rows, cells)
         total = 0
-        with engine.begin() as connection:
+        with write_transaction(engine, bulk=True) as connection:
             staging.create(connection)
             while chunk := _unique_by_lei(islice(records, _CHUNK_ROWS)):
                 _upsert_chunk(connection, chunk)
@@ -79,7 +79,8 @@ def import_gleif(engine: Engine, path: Path, progress: Callable[[int], None] | N
                 progress(len(chunk))
             staging.drop(connection)
     # Every batch's flags and statuses read the reference data: count them again now.
-    refresh_counts(engine, [size.batch for size in list_batch_sizes(engine)])
+    with read_snapshot(engine, bulk=True) as connection:
+        refresh_counts(connection, [size.batch for size in list_batch_sizes(connection)])
     return total
 
 
@@ -112,10 +113,8 @@ def _unique_by_lei(records: Iterator[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 def _upsert_chunk(connection: Connection, chunk: list[tuple[Any, ...]]) -> None:
     connection.execute(delete(staging))
     load_rows(connection, staging, chunk)
-    upsert = (sqlite_insert if connection.dialect.name == "sqlite" else pg_insert)(LeiRecord)
     columns = list(GOLDEN_COPY_COLUMNS)
     # SQLite parses ON CONFLICT after INSERT ... SELECT only when the SELECT has a WHERE.
     source = select(*(staging.c[name] for name in columns)).where(true())
-    statement = upsert.from_select(columns, source)
-    updates = {name: statement.excluded[name] for name in columns if name != "lei"}
-    connection.execute(statement.on_conflict_do_update(index_elements=["lei"], set_=updates))
+    table = LeiRecord.__table__
+    connection.execute(upsert(connection.dialect, table, (columns, source), key="lei"))

@@ -8,7 +8,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+
+from gleif_data.transactions import write_transaction
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -23,13 +25,12 @@ def alembic_config() -> Config:
 def upgrade(engine: Engine) -> None:
     """Apply every pending migration; on an up-to-date database this does nothing."""
     config = alembic_config()
-    with engine.begin() as connection:
+    with write_transaction(engine, bulk=True) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
 
-def is_up_to_date(engine: Engine) -> bool:
+def is_up_to_date(connection: Connection) -> bool:
     """Whether the database is at the newest migration."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() == head
+    return MigrationContext.configure(connection).get_current_revision() == head

@@ -6,15 +6,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Select, case, func, literal, select
+from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.engine import Connection
 
 from gleif_data.batch_summary import Counts, Stamp, current_stamp, keep_counts, stored_counts
-from gleif_data.db import summary_connection
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import Flag, flag_counts
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
 from gleif_data.qa_state import QaStatus, status_counts
+from gleif_data.transactions import after_snapshot
 
 NOT_IN_REFERENCE = "not in reference data"
 # Buckets of the candidates-per-domain chart, by their lower bound.
@@ -49,9 +49,9 @@ class _Current:
     counted_now: bool
 
 
-def batch_overview(engine: Engine, batch: str) -> BatchOverview:
+def batch_overview(connection: Connection, batch: str) -> BatchOverview:
     """Domains by their number of candidates, and candidates by registration status."""
-    return overview_of(_counts(engine, batch).counts)
+    return overview_of(_counts(connection, batch).counts)
 
 
 def overview_of(counts: Counts) -> BatchOverview:
@@ -99,26 +99,25 @@ def count_batch(connection: Connection, batch: str) -> Counts:
     }
 
 
-def refresh_counts(engine: Engine, batches: Iterable[str]) -> list[str]:
+def refresh_counts(connection: Connection, batches: Iterable[str]) -> list[str]:
     """Count and store the batches whose stored counts are not current; return those counted.
 
-    So that the Overview opens at once for them.
+    So that the Overview opens at once for them. In a read snapshot, they are stored when
+    it ends (see transactions.after_snapshot).
     """
-    return [batch for batch in batches if _counts(engine, batch).counted_now]
+    return [batch for batch in batches if _counts(connection, batch).counted_now]
 
 
-def _counts(engine: Engine, batch: str) -> _Current:
+def _counts(connection: Connection, batch: str) -> _Current:
     """The batch's counts: stored when current, else counted now and stored."""
-    with summary_connection(engine) as connection:
-        current = _current_counts(connection, batch)
-    _keep(engine, batch, current)
+    current = _current_counts(connection, batch)
+    _keep(connection, batch, current)
     return current
 
 
-def _stored_current(engine: Engine, batch: str) -> Counts | None:
+def _stored_current(connection: Connection, batch: str) -> Counts | None:
     """The batch's stored counts if they are current, without counting anything."""
-    with engine.connect() as connection:
-        return stored_counts(connection, batch, current_stamp(connection, batch))
+    return stored_counts(connection, batch, current_stamp(connection, batch))
 
 
 def _current_counts(connection: Connection, batch: str) -> _Current:
@@ -130,16 +129,23 @@ def _current_counts(connection: Connection, batch: str) -> _Current:
     return _Current(count_batch(connection, batch), stamp, counted_now=True)
 
 
-def _keep(engine: Engine, batch: str, current: _Current) -> None:
-    """Keep counts just counted for the next reader (after the snapshot: SQLite has one writer).
+def _keep(connection: Connection, batch: str, current: _Current) -> None:
+    """Keep counts just counted, for the next reader (after a read snapshot: it cannot write).
+
+    They are stored on the primary; this process keeps them too when reads through the
+    connection's engine cannot find them stored (a read-only database, a read replica).
 
     A batch with no domains is not kept, so that a mistyped name leaves no row behind.
     """
     if current.counted_now and current.counts["domains"]:
-        keep_counts(engine, batch, current.stamp, current.counts)
+        reader = connection.engine
+        after_snapshot(
+            connection,
+            lambda writer: keep_counts(writer, reader, batch, current.stamp, current.counts),
+        )
 
 
-def count_from_summary(engine: Engine, batch: str, filters: DomainFilter) -> int | None:
+def count_from_summary(connection: Connection, batch: str, filters: DomainFilter) -> int | None:
     """How many domains pass the filters, when the batch's counts answer that; else None.
 
     They answer no filter at all (from current stored counts only: a plain count is cheap)
@@ -147,15 +153,17 @@ def count_from_summary(engine: Engine, batch: str, filters: DomainFilter) -> int
     does, so stale counts are counted again and stored: later flags are then instant.
     """
     if filters == DomainFilter():
-        counts = _stored_current(engine, batch)
+        counts = _stored_current(connection, batch)
         return None if counts is None else int(counts["domains"])
     if len(filters.flags) != 1 or filters != DomainFilter(flags=filters.flags):
         return None
     [flag] = filters.flags
-    return int(_counts(engine, batch).counts["flags"][flag.value])
+    return int(_counts(connection, batch).counts["flags"][flag.value])
 
 
-def domains_with_flags(engine: Engine, batch: str, flags: Iterable[Flag]) -> set[int] | None:
+def domains_with_flags(
+    connection: Connection, batch: str, flags: Iterable[Flag]
+) -> set[int] | None:
     """Ids of the batch's domains with all these flags, when current stored counts know them.
 
     They know when one of the flags is rare (flags.RARE_FLAG_LIMIT) or absent: then a page
@@ -165,7 +173,7 @@ def domains_with_flags(engine: Engine, batch: str, flags: Iterable[Flag]) -> set
     flags = list(flags)
     if not flags:
         return None
-    counts = _stored_current(engine, batch)
+    counts = _stored_current(connection, batch)
     if counts is None:
         return None
     rare = counts.get("rare_flag_ids", {})
@@ -220,10 +228,9 @@ def registration_status_query(batch: str) -> Select[Any]:
     )
 
 
-def has_reference_data(engine: Engine) -> bool:
+def has_reference_data(connection: Connection) -> bool:
     """Whether any GLEIF reference record has been imported."""
-    with engine.connect() as connection:
-        return connection.execute(select(LeiRecord.lei).limit(1)).first() is not None
+    return connection.execute(select(LeiRecord.lei).limit(1)).first() is not None
 
 
 @dataclass(frozen=True)
@@ -240,12 +247,11 @@ class QaOverview:
         return self.domains - self.by_status.get(QaStatus.UNDECIDED.value, 0)
 
 
-def qa_overview(engine: Engine, batch: str) -> QaOverview:
+def qa_overview(connection: Connection, batch: str) -> QaOverview:
     """How far QA has come on a batch, and how many domains carry each flag."""
-    with summary_connection(engine) as connection:
-        current = _current_counts(connection, batch)
-        decided = connection.execute(qa_status_query(batch)).all()
-    _keep(engine, batch, current)
+    current = _current_counts(connection, batch)
+    decided = connection.execute(qa_status_query(batch)).all()
+    _keep(connection, batch, current)
     counts = current.counts
     domains = int(counts["domains"])
     by_status = dict.fromkeys((s.value for s in QaStatus), 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Connection, Select, func, select
 
 from gleif_data.errors import GleifDataError
 from gleif_data.models import BatchGeneration, DataGeneration, Domain, GleifCandidate, QaDecision
@@ -30,15 +30,14 @@ class BatchSummary(BatchSize):
     candidates: int
 
 
-def list_batch_sizes(engine: Engine) -> list[BatchSize]:
+def list_batch_sizes(connection: Connection) -> list[BatchSize]:
     """Every batch with its domain count, by name; reads no candidates, so it stays quick."""
     sizes = _batch_sizes().subquery("sizes")
-    with engine.connect() as connection:
-        rows = connection.execute(select(sizes).order_by(sizes.c.batch_id))
-        return [BatchSize(b, int(n)) for b, n in rows]
+    rows = connection.execute(select(sizes).order_by(sizes.c.batch_id))
+    return [BatchSize(b, int(n)) for b, n in rows]
 
 
-def list_batches(engine: Engine) -> list[BatchSummary]:
+def list_batches(connection: Connection) -> list[BatchSummary]:
     """Every batch with its domain and candidate counts, by name."""
     c = GleifCandidate.__table__.alias("c")
     d = Domain.__table__.alias("d")
@@ -55,9 +54,8 @@ def list_batches(engine: Engine) -> list[BatchSummary]:
         .outerjoin(candidates, candidates.c.batch_id == sizes.c.batch_id)
         .order_by(sizes.c.batch_id)
     )
-    with engine.connect() as connection:
-        rows = connection.execute(query)
-        return [BatchSummary(b, int(n), int(k)) for b, n, k in rows]
+    rows = connection.execute(query)
+    return [BatchSummary(b, int(n), int(k)) for b, n, k in rows]
 
 
 def _batch_sizes() -> Select[Any]:
@@ -68,18 +66,17 @@ def _batch_sizes() -> Select[Any]:
     )
 
 
-def batch_exists(engine: Engine, batch: str) -> bool:
+def batch_exists(connection: Connection, batch: str) -> bool:
     """Whether any domain belongs to the batch."""
     query = select(Domain.id).where(Domain.batch_id == batch).limit(1)
-    with engine.connect() as connection:
-        return connection.execute(query).first() is not None
+    return connection.execute(query).first() is not None
 
 
-def require_batch(engine: Engine, batch: str) -> None:
+def require_batch(connection: Connection, batch: str) -> None:
     """Raise UnknownBatchError, naming the batches there are, unless the batch exists."""
-    if batch_exists(engine, batch):
+    if batch_exists(connection, batch):
         return
-    names = [size.batch for size in list_batch_sizes(engine)]
+    names = [size.batch for size in list_batch_sizes(connection)]
     known = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "") if names else "none yet"
     raise UnknownBatchError(f"no batch named {batch!r} (batches: {known})")
 
@@ -91,19 +88,17 @@ class DataVersion(NamedTuple):
     decisions: int | None  # the newest decision's id
 
 
-def data_version(engine: Engine) -> DataVersion:
+def data_version(connection: Connection) -> DataVersion:
     """The generations (one small row per batch) and the newest decision, in one query."""
     query = select(
         select(DataGeneration.generation).where(DataGeneration.id == 1).scalar_subquery()
         + select(func.coalesce(func.sum(BatchGeneration.generation), 0)).scalar_subquery(),
         select(func.max(QaDecision.id)).scalar_subquery(),
     )
-    with engine.connect() as connection:
-        generation, decisions = connection.execute(query).one()
+    generation, decisions = connection.execute(query).one()
     return DataVersion(int(generation), decisions)
 
 
-def ping(engine: Engine) -> None:
-    """Raise the driver's error unless the database answers."""
-    with engine.connect() as connection:
-        connection.execute(select(1))
+def ping(connection: Connection) -> None:
+    """Raise unless the database answers."""
+    connection.execute(select(1))

@@ -36,7 +36,6 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Connection,
-    Engine,
     Row,
     Select,
     and_,
@@ -50,6 +49,7 @@ from sqlalchemy import (
 
 from gleif_data.db import contains_text, is_sqlite
 from gleif_data.models import LeiRecord
+from gleif_data.sql_dialects import byte_order
 from gleif_data.text_fold import fold_text
 
 MIN_QUERY_CHARACTERS = 3
@@ -97,7 +97,9 @@ class ReferenceMatch:
     score: int  # 0-100
 
 
-def search_reference(engine: Engine, query: str, *, limit: int = 10) -> list[ReferenceMatch]:
+def search_reference(
+    connection: Connection, query: str, *, limit: int = 10
+) -> list[ReferenceMatch]:
     """The reference records best matching `query` (an LEI, its prefix or a legal name), best first.
 
     A query of fewer than three characters, or without a word of three, finds nothing.
@@ -107,18 +109,17 @@ def search_reference(engine: Engine, query: str, *, limit: int = 10) -> list[Ref
     query = " ".join(query.split())
     if len(query) < MIN_QUERY_CHARACTERS:
         return []
-    with engine.connect() as connection:
-        if looks_like_lei(query):
-            found = _by_lei_prefix(connection, query.upper(), limit)
-            if found:
-                return found
-        words = name_words(query)
-        if not any(len(word) >= MIN_WORD_CHARACTERS for word in words):
-            return []
-        if is_sqlite(engine):
-            rows = _sqlite_candidates(connection, words, limit)
-        else:
-            rows = _postgresql_candidates(connection, words, limit)
+    if looks_like_lei(query):
+        found = _by_lei_prefix(connection, query.upper(), limit)
+        if found:
+            return found
+    words = name_words(query)
+    if not any(len(word) >= MIN_WORD_CHARACTERS for word in words):
+        return []
+    if is_sqlite(connection.engine):
+        rows = _sqlite_candidates(connection, words, limit)
+    else:
+        rows = _postgresql_candidates(connection, words, limit)
     return rank(words, rows)[:limit]
 
 
@@ -187,12 +188,12 @@ def _match(row: Row[tuple[object, ...]], score: int) -> ReferenceMatch:
     )
 
 
-def lei_prefix_query(dialect_name: str, prefix: str, limit: int) -> Select[Any]:
+def lei_prefix_query(prefix: str, limit: int) -> Select[Any]:
     """The records whose LEI starts with `prefix` (letters and digits, upper case), by LEI."""
     # A range in byte order, which LEIs (letters and digits) sort alike in every collation:
     # SQLite's binary one, PostgreSQL's "C" (the index of migration 0006). LIKE would ignore
     # case on SQLite, and on PostgreSQL not give the order a LIMIT needs from the index.
-    lei = LeiRecord.lei if dialect_name == "sqlite" else LeiRecord.lei.collate("C")
+    lei = byte_order(LeiRecord.lei)
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return select(*_COLUMNS).where(lei >= prefix, lei < upper).order_by(lei).limit(limit)
 
@@ -274,7 +275,7 @@ def _substrings(
 
 
 def _by_lei_prefix(connection: Connection, prefix: str, limit: int) -> list[ReferenceMatch]:
-    rows = connection.execute(lei_prefix_query(connection.dialect.name, prefix, limit))
+    rows = connection.execute(lei_prefix_query(prefix, limit))
     return [_match(row, round(100 * len(prefix) / LEI_LENGTH)) for row in rows]
 
 

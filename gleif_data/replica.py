@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 def is_read_only(connection: Connection) -> bool:
     """Whether the connection's transaction may not write: a hot standby, a read-only default."""
     if connection.dialect.name == "sqlite":
-        return False  # a read-only SQLite file says so when written to (batch_summary._denied)
+        return False  # a read-only SQLite file says so when written to (transactions.translate)
     return connection.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
 
 
@@ -42,7 +42,7 @@ def has_replayed(connection: Connection, position: str) -> bool:
 class WriteLog:
     """One session's last write: the primary's WAL position after it, until a replica shows it.
 
-    db.write_transaction notes the position when the engine it is given carries this log
+    transactions.write_transaction notes the position when the engine it is given carries this log
     (execution option WRITE_LOG); the dashboard then reads from the primary until the read
     replica has replayed past it, so an analyst always sees the decision just made.
     """

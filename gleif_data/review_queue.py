@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, case, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Connection, case, exists, false, func, or_, select
 
-from gleif_data.db import summary_connection
 from gleif_data.filters import DomainFilter
 from gleif_data.flags import candidate_conditions
 from gleif_data.models import Domain, GleifCandidate, LeiRecord
@@ -76,24 +75,26 @@ def has_any_flag(d: Any) -> ColumnElement[bool]:
 
 
 def next_domain(
-    engine: Engine, queue: ReviewQueue, *, after: int | None = None
+    connection: Connection, queue: ReviewQueue, *, after: int | None = None
 ) -> QueueDomain | None:
     """The queue's first domain after domain id `after` (the very first without it), or None."""
     d = Domain.__table__.alias("d")
-    conditions = _conditions(engine, queue, d)
+    conditions = _conditions(connection, queue, d)
     if after is not None:
         conditions.append(d.c.id > after)
-    return _first(engine, select(d.c.id, d.c.domain).where(*conditions).order_by(d.c.id.asc()))
+    return _first(connection, select(d.c.id, d.c.domain).where(*conditions).order_by(d.c.id.asc()))
 
 
-def previous_domain(engine: Engine, queue: ReviewQueue, *, before: int) -> QueueDomain | None:
+def previous_domain(
+    connection: Connection, queue: ReviewQueue, *, before: int
+) -> QueueDomain | None:
     """The queue's last domain before domain id `before`, or None."""
     d = Domain.__table__.alias("d")
-    conditions = [*_conditions(engine, queue, d), d.c.id < before]
-    return _first(engine, select(d.c.id, d.c.domain).where(*conditions).order_by(d.c.id.desc()))
+    conditions = [*_conditions(connection, queue, d), d.c.id < before]
+    return _first(connection, select(d.c.id, d.c.domain).where(*conditions).order_by(d.c.id.desc()))
 
 
-def queue_position(engine: Engine, queue: ReviewQueue, domain_id: int) -> QueuePosition:
+def queue_position(connection: Connection, queue: ReviewQueue, domain_id: int) -> QueuePosition:
     """How many domains the queue holds, how many of them come up to `domain_id`, and whether
     it is one of them. Reads the whole filtered batch: run it within a time limit."""
     d = Domain.__table__.alias("d")
@@ -101,18 +102,17 @@ def queue_position(engine: Engine, queue: ReviewQueue, domain_id: int) -> QueueP
         func.count(),
         func.coalesce(func.sum(case((d.c.id <= domain_id, 1), else_=0)), 0),
         func.coalesce(func.sum(case((d.c.id == domain_id, 1), else_=0)), 0),
-    ).where(*_conditions(engine, queue, d))
-    with summary_connection(engine) as connection:
-        total, position, here = connection.execute(query).one()
+    ).where(*_conditions(connection, queue, d))
+    total, position, here = connection.execute(query).one()
     return QueuePosition(position=int(position), total=int(total), in_queue=bool(here))
 
 
-def _conditions(engine: Engine, queue: ReviewQueue, d: Any) -> list[ColumnElement[bool]]:
+def _conditions(connection: Connection, queue: ReviewQueue, d: Any) -> list[ColumnElement[bool]]:
     """The SQL conditions on domain `d` of being in the queue."""
     filters = queue.filters
     where: list[ColumnElement[bool]] = [d.c.batch_id == queue.batch]
     # A rare flag's domains are stored with the batch's counts: read those alone.
-    flagged = domains_with_flags(engine, queue.batch, filters.flags)
+    flagged = domains_with_flags(connection, queue.batch, filters.flags)
     if flagged is not None:
         where.append(d.c.id.in_(sorted(flagged)) if flagged else false())
     count = None
@@ -124,9 +124,6 @@ def _conditions(engine: Engine, queue: ReviewQueue, d: Any) -> list[ColumnElemen
     return where
 
 
-def _first(engine: Engine, query: Any) -> QueueDomain | None:
-    # Without JIT on PostgreSQL: the flag and state subqueries make the plan look costly, and
-    # compiling it took seconds where running it takes milliseconds.
-    with summary_connection(engine) as connection:
-        row = connection.execute(query.limit(1)).first()
+def _first(connection: Connection, query: Any) -> QueueDomain | None:
+    row = connection.execute(query.limit(1)).first()
     return None if row is None else QueueDomain(domain_id=row.id, domain=row.domain)

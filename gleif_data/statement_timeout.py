@@ -1,13 +1,14 @@
-"""A time limit on the dashboard's queries, so that a slow query ends with a message, not a hang."""
+"""The one time limit on statements, so that a slow query ends with a message, not a hang.
+
+The pages, the CLI and the export route share it: gleif_data.transactions applies it to every
+read snapshot and write transaction it opens (bulk work, such as an import, lifts it).
+"""
 
 from __future__ import annotations
 
 import math
 import os
 from collections.abc import Mapping
-from typing import Any
-
-from sqlalchemy.engine import URL
 
 from gleif_data.config import ConfigError
 
@@ -30,24 +31,6 @@ def statement_timeout_seconds(environ: Mapping[str, str] | None = None) -> float
     if not math.isfinite(seconds) or seconds < 0:
         raise ConfigError(f"{ENVIRONMENT_VARIABLE} must be 0 (no limit) or more, not {raw!r}")
     return seconds or None
-
-
-def timeout_engine_options(url: URL, seconds: float | None) -> dict[str, Any]:
-    """Keyword arguments for `make_engine` that stop any statement after `seconds` (PostgreSQL).
-
-    SQLite, the embedded single-user database, has no server-side limit: nothing is added.
-    """
-    if seconds is None or url.get_backend_name() != "postgresql":
-        return {}
-    milliseconds = max(1, round(seconds * 1000))
-    return {"connect_args": {"options": f"-c statement_timeout={milliseconds}"}}
-
-
-def is_statement_timeout(exc: BaseException) -> bool:
-    """Whether a database error is a statement that the time limit cancelled."""
-    from psycopg import errors  # only PostgreSQL raises it; psycopg is always installed
-
-    return isinstance(getattr(exc, "orig", exc), errors.QueryCanceled)
 
 
 def timeout_message(seconds: float | None) -> str:

@@ -4,13 +4,12 @@ from functools import partial
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection
 
 from dashboard.analyst import analyst, analyst_input
 from dashboard.candidate_cards import NBSP, candidate_card, flag_reasons
 from dashboard.controls import choose_batch
-from dashboard.data import database_or_stop, guarded
+from dashboard.data import guarded, page_snapshot, write_now
 from dashboard.errors import markdown_text
 from gleif_data.decisions import (
     Decision,
@@ -20,7 +19,7 @@ from gleif_data.decisions import (
     record_decision,
 )
 from gleif_data.domain_detail import DomainDetail, find_domain, suggest_domains
-from gleif_data.errors import GleifDataError
+from gleif_data.errors import DatabaseError, GleifDataError
 from gleif_data.qa_state import Action, CandidateState, QaStatus
 
 SUGGESTIONS = 10
@@ -31,7 +30,7 @@ STATUS_ICONS = {
 }
 
 
-def typed_domain(engine: Engine, batch: str) -> DomainDetail:
+def typed_domain(connection: Connection, batch: str) -> DomainDetail:
     """The domain box and the domain it names; else a hint or suggestions, and the page stops."""
     typed = st.text_input(
         "Domain",
@@ -47,16 +46,16 @@ def typed_domain(engine: Engine, batch: str) -> DomainDetail:
             icon=":material/search:",
         )
         st.stop()
-    detail = guarded(lambda: find_domain(engine, batch, typed))
+    detail = guarded(lambda: find_domain(connection, batch, typed))
     if detail is None:
-        suggestions(engine, batch, typed)
+        suggestions(connection, batch, typed)
         st.stop()
     return detail
 
 
-def suggestions(engine: Engine, batch: str, typed: str) -> None:
+def suggestions(connection: Connection, batch: str, typed: str) -> None:
     """The batch's domains that contain what was typed, each a button that opens it."""
-    found = guarded(lambda: suggest_domains(engine, batch, typed, limit=SUGGESTIONS))
+    found = guarded(lambda: suggest_domains(connection, batch, typed, limit=SUGGESTIONS))
     shown = markdown_text(typed.strip())
     if not found:
         st.warning(
@@ -109,30 +108,31 @@ def domain_heading(detail: DomainDetail) -> None:
                 )
 
 
-def decide(
-    engine: Engine, detail: DomainDetail, action: Action, lei_code: str | None = None
-) -> None:
+def decide(detail: DomainDetail, action: Action, lei_code: str | None = None) -> None:
     """Record a decision (a button callback); a missing name refuses it with a message."""
     who = analyst()
     if not who:
         st.session_state["decision_error"] = "Type your name first: decisions record who made them."
         return
     try:
-        record_decision(
-            engine,
-            batch=detail.batch,
-            domain=detail.domain,
-            action=action,
-            decided_by=who,
-            lei_code=lei_code,
-            note=st.session_state.get("decision_note"),
+        write_now(
+            lambda writing: record_decision(
+                writing,
+                batch=detail.batch,
+                domain=detail.domain,
+                action=action,
+                decided_by=who,
+                lei_code=lei_code,
+                note=st.session_state.get("decision_note"),
+            )
         )
+    except DatabaseError as exc:
+        st.session_state["decision_error"] = (
+            f"Not recorded: the database refused it ({exc.reason})."
+        )
+        return
     except GleifDataError as exc:
         st.session_state["decision_error"] = f"Not recorded: {exc}."
-        return
-    except DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        st.session_state["decision_error"] = f"Not recorded: the database refused it ({reason})."
         return
     st.session_state["decision_note"] = ""
     done = action.value.replace("_", " ")
@@ -155,7 +155,7 @@ def describe_state(state: DomainState) -> str:
     return words
 
 
-def qa_panel(engine: Engine, detail: DomainDetail, state: DomainState) -> None:
+def qa_panel(detail: DomainDetail, state: DomainState) -> None:
     """The domain's QA state, who decides, a note for the next decision, No match and Reset."""
     with st.container(border=True):
         st.markdown(
@@ -174,7 +174,7 @@ def qa_panel(engine: Engine, detail: DomainDetail, state: DomainState) -> None:
                 icon=":material/block:",
                 disabled=not who or state.status is QaStatus.NO_MATCH,
                 on_click=decide,
-                args=(engine, detail, Action.NO_MATCH),
+                args=(detail, Action.NO_MATCH),
                 help="None of the candidates is the entity behind this domain.",
             )
             st.button(
@@ -182,7 +182,7 @@ def qa_panel(engine: Engine, detail: DomainDetail, state: DomainState) -> None:
                 icon=":material/undo:",
                 disabled=not who or state.latest is None,
                 on_click=decide,
-                args=(engine, detail, Action.RESET),
+                args=(detail, Action.RESET),
                 help="Back to undecided; the history keeps every decision.",
             )
         if not who:
@@ -191,7 +191,7 @@ def qa_panel(engine: Engine, detail: DomainDetail, state: DomainState) -> None:
             st.error(error, icon=":material/error:")
 
 
-def candidates(engine: Engine, detail: DomainDetail, state: DomainState) -> None:
+def candidates(connection: Connection, detail: DomainDetail, state: DomainState) -> None:
     """Every candidate's card, in the order the matching listed them."""
     count = len(detail.candidates)
     if count == 0:
@@ -211,8 +211,8 @@ def candidates(engine: Engine, detail: DomainDetail, state: DomainState) -> None
             number,
             candidate,
             state.candidates.get(candidate.lei_code, CandidateState.UNDECIDED),
-            reasons=flag_reasons(engine, detail, candidate),
-            decide=partial(decide, engine, detail),
+            reasons=flag_reasons(connection, detail, candidate),
+            decide=partial(decide, detail),
             key=str(candidate.candidate_id),
             can_decide=bool(analyst()),
             row=row,
@@ -250,13 +250,14 @@ def decision_history(history: list[Decision]) -> None:
     )
 
 
-engine = database_or_stop()
-st.title("Domain")
-summary = choose_batch()
-detail = typed_domain(engine, summary.batch)
-domain_heading(detail)
-history = guarded(lambda: domain_history(engine, summary.batch, detail.domain))
-state = domain_state(history, [c.lei_code for c in detail.candidates])
-qa_panel(engine, detail, state)
-candidates(engine, detail, state)
-decision_history(history)
+# One read snapshot for the whole render: the page never mixes two versions of a batch.
+with page_snapshot() as connection:
+    st.title("Domain")
+    summary = choose_batch()
+    detail = typed_domain(connection, summary.batch)
+    domain_heading(detail)
+    history = guarded(lambda: domain_history(connection, summary.batch, detail.domain))
+    state = domain_state(history, [c.lei_code for c in detail.candidates])
+    qa_panel(detail, state)
+    candidates(connection, detail, state)
+    decision_history(history)

@@ -2,7 +2,7 @@
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine
+from sqlalchemy import Connection
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.bulk_qa import bulk_qa
@@ -11,8 +11,8 @@ from dashboard.data import (
     cached_count,
     cached_offset,
     count_version,
-    database_or_stop,
     guarded,
+    page_snapshot,
     within_time_limit,
 )
 from dashboard.view_state import (
@@ -62,7 +62,9 @@ def cursor(name: str, fingerprint: str) -> Cursor | None:
         return None
 
 
-def load_page(engine: Engine, batch: str, filters: DomainFilter, sort: SortOrder) -> ExplorePage:
+def load_page(
+    connection: Connection, batch: str, filters: DomainFilter, sort: SortOrder
+) -> ExplorePage:
     """The page of domains the URL's position names; when it is empty, says why and stops."""
     fingerprint = view_fingerprint(batch, filters, sort.value)
     last = st.query_params.get("before") == LAST  # the last page of any view: no fingerprint
@@ -70,7 +72,7 @@ def load_page(engine: Engine, batch: str, filters: DomainFilter, sort: SortOrder
     with st.spinner("Loading domains..."):
         page = guarded(
             lambda: explore_page(
-                engine,
+                connection,
                 batch,
                 filters,
                 sort=sort,
@@ -216,6 +218,7 @@ def page_buttons(page: ExplorePage, fingerprint: str) -> DeltaGenerator:
 
 
 def counts(
+    connection: Connection,
     summary: BatchSize,
     filters: DomainFilter,
     sort: SortOrder,
@@ -225,7 +228,10 @@ def counts(
 ) -> None:
     """How many domains match, and which rows of them the page shows, once they are counted."""
     matching = within_time_limit(
-        lambda: cached_count(summary.batch, filters, count_version(filters))
+        lambda: cached_count(
+            connection, summary.batch, filters, count_version(connection, filters)
+        ),
+        connection,
     )
     if matching is None:
         limit = statement_timeout_seconds()
@@ -244,7 +250,10 @@ def counts(
     if page.previous_before is not None and page.first is not None:
         first = page.first
         offset = within_time_limit(
-            lambda: cached_offset(summary.batch, filters, sort, first, count_version(filters))
+            lambda: cached_offset(
+                connection, summary.batch, filters, sort, first, count_version(connection, filters)
+            ),
+            connection,
         )
     if offset is not None:
         shown = f"Rows {offset + 1:,}-{offset + len(page.rows):,}"
@@ -253,21 +262,23 @@ def counts(
         )
 
 
-engine = database_or_stop()
-st.title("Explore")
-summary = choose_batch()
-filters = filter_controls()
-sort = choose_order()
-page = load_page(engine, summary.batch, filters, sort)
-# The page shows before the count: counting a filter can read the whole batch.
-count_line = st.empty()
-count_line.caption(
-    f"Counting the matching domains of {summary.domains:,}... Select a row to see its candidates."
-)
-domain_table(summary.batch, page)
-position_line = page_buttons(page, view_fingerprint(summary.batch, filters, sort.value))
-counts(summary, filters, sort, page, count_line, position_line)
-# A toggle, not an expander: an expander runs its content on every rerun, and counting the
-# clean matches checks every flag of every filtered domain.
-if st.toggle("Bulk QA", key="bulk_qa", help="Accept many clean single matches at once."):
-    bulk_qa(engine, summary.batch, filters)
+# One read snapshot for the whole render: the page never mixes two versions of a batch.
+with page_snapshot() as connection:
+    st.title("Explore")
+    summary = choose_batch()
+    filters = filter_controls()
+    sort = choose_order()
+    page = load_page(connection, summary.batch, filters, sort)
+    # The page shows before the count: counting a filter can read the whole batch.
+    count_line = st.empty()
+    count_line.caption(
+        f"Counting the matching domains of {summary.domains:,}... "
+        "Select a row to see its candidates."
+    )
+    domain_table(summary.batch, page)
+    position_line = page_buttons(page, view_fingerprint(summary.batch, filters, sort.value))
+    counts(connection, summary, filters, sort, page, count_line, position_line)
+    # A toggle, not an expander: an expander runs its content on every rerun, and counting the
+    # clean matches checks every flag of every filtered domain.
+    if st.toggle("Bulk QA", key="bulk_qa", help="Accept many clean single matches at once."):
+        bulk_qa(connection, summary.batch, filters)

@@ -3,10 +3,16 @@
 from urllib.parse import quote, urlencode
 
 import streamlit as st
-from sqlalchemy import Engine
+from sqlalchemy import Connection
 
 from dashboard.controls import choose_batch, filter_controls
-from dashboard.data import cached_export_rows, count_version, database_or_stop, within_time_limit
+from dashboard.data import (
+    cached_export_rows,
+    count_version,
+    export_file,
+    page_snapshot,
+    within_time_limit,
+)
 from dashboard.sign_in import link_signer
 from dashboard.view_state import describe_filters
 from gleif_data.export import (
@@ -14,7 +20,6 @@ from gleif_data.export import (
     ExportFormat,
     ExportLayout,
     ExportOptions,
-    export_bytes,
     export_file_name,
 )
 from gleif_data.export_links import DEFAULT_LIFETIME_SECONDS, LinkSigner, SigningUnavailable
@@ -64,11 +69,13 @@ def choose_options(filters: DomainFilter) -> ExportOptions:
     )
 
 
-def what_it_holds(batch: str, options: ExportOptions) -> int | None:
+def what_it_holds(connection: Connection, batch: str, options: ExportOptions) -> int | None:
     """How many rows, for which domains, with which columns; None when counting took too long."""
     with st.spinner("Counting rows..."):
-        version = count_version(options.filters)
-        rows = within_time_limit(lambda: cached_export_rows(batch, options, version))
+        version = count_version(connection, options.filters)
+        rows = within_time_limit(
+            lambda: cached_export_rows(connection, batch, options, version), connection
+        )
     active = options.filters.active()
     scope = describe_filters(options.filters) if active else "the whole batch"
     if rows is None:
@@ -101,15 +108,13 @@ def route_link(batch: str, options: ExportOptions) -> tuple[str, LinkSigner | No
     return link, signer
 
 
-def download(
-    engine: Engine, batch: str, options: ExportOptions, rows: int | None, link: str
-) -> None:
+def download(batch: str, options: ExportOptions, rows: int | None, link: str) -> None:
     """A download button for a small export, else a link that streams it from the route."""
     file_name = export_file_name(batch, options.format)
     if rows is not None and rows <= BUTTON_LIMIT_ROWS:
         st.download_button(
             f"Download {file_name}",
-            data=lambda: export_bytes(engine, batch, options),
+            data=lambda: export_file(batch, options),
             file_name=file_name,
             mime=MEDIA_TYPES[options.format],
             icon=":material/download:",
@@ -134,13 +139,14 @@ def from_a_script(link: str, signer: LinkSigner | None) -> None:
         st.code(f"curl -fOJ 'http://HOST:PORT{link}'", language="bash")
 
 
-engine = database_or_stop()
-st.title("Export")
-summary = choose_batch()
-with st.expander("Filters", icon=":material/filter_list:"):
-    filters = filter_controls()
-options = choose_options(filters)
-rows = what_it_holds(summary.batch, options)
-link, signer = route_link(summary.batch, options)
-download(engine, summary.batch, options, rows, link)
-from_a_script(link, signer)
+# One read snapshot for the whole render: the page never mixes two versions of a batch.
+with page_snapshot() as connection:
+    st.title("Export")
+    summary = choose_batch()
+    with st.expander("Filters", icon=":material/filter_list:"):
+        filters = filter_controls()
+    options = choose_options(filters)
+    rows = what_it_holds(connection, summary.batch, options)
+    link, signer = route_link(summary.batch, options)
+    download(summary.batch, options, rows, link)
+    from_a_script(link, signer)

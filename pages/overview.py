@@ -2,14 +2,16 @@
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy import Connection
 
 from dashboard.controls import choose_batch
 from dashboard.data import (
     cached_overview,
     cached_qa_overview,
     cached_reference_data,
-    database_or_stop,
+    fragment_snapshot,
     guarded,
+    page_snapshot,
     version,
 )
 from dashboard.view_state import open_page
@@ -52,10 +54,12 @@ def candidates_per_domain(overview: BatchOverview) -> None:
     st.bar_chart(histogram, x="candidates", y="domains", sort=False, height=320)
 
 
-def registration_statuses(overview: BatchOverview, data_key: DataVersion) -> None:
+def registration_statuses(
+    connection: Connection, overview: BatchOverview, data_key: DataVersion
+) -> None:
     """A bar chart of the candidates' GLEIF registration statuses, or why there is none."""
     st.subheader("Candidates by registration status")
-    if not guarded(lambda: cached_reference_data(data_key)):
+    if not guarded(lambda: cached_reference_data(connection, data_key)):
         st.info(
             "No GLEIF reference data yet, so registration statuses are unknown. Import the "
             "golden copy with `python -m gleif_data import-gleif FILE`.",
@@ -98,8 +102,8 @@ def count_link(batch: str, count: int, params: dict[str, str], key: str, help: s
 def qa_progress(batch: str, data_key: DataVersion) -> None:
     """QA progress and flags; a fragment, so the numbers above show while this counts."""
     st.subheader("Match QA")
-    with st.spinner("Counting flags and decisions..."):
-        qa = guarded(lambda: cached_qa_overview(batch, data_key))
+    with st.spinner("Counting flags and decisions..."), fragment_snapshot() as reading:
+        qa = guarded(lambda: cached_qa_overview(reading, batch, data_key))
     decided_share = qa.decided / qa.domains if qa.domains else 0.0
     st.progress(decided_share, text=f"{qa.decided:,} of {qa.domains:,} domains decided")
     st.caption("Each count opens the Explore page with those domains.")
@@ -129,16 +133,17 @@ def qa_progress(batch: str, data_key: DataVersion) -> None:
         open_page("explore", target)
 
 
-database_or_stop()
-st.title("Overview")
-summary = choose_batch()
-data_key = version()
-with st.spinner("Counting candidates..."):
-    overview = guarded(lambda: cached_overview(summary.batch, data_key))
-batch_numbers(overview)
-left, right = st.columns(2)
-with left:
-    candidates_per_domain(overview)
-with right:
-    registration_statuses(overview, data_key)
-qa_progress(summary.batch, data_key)
+# One read snapshot for the whole render: the page never mixes two versions of a batch.
+with page_snapshot() as connection:
+    st.title("Overview")
+    summary = choose_batch()
+    data_key = version(connection)
+    with st.spinner("Counting candidates..."):
+        overview = guarded(lambda: cached_overview(connection, summary.batch, data_key))
+    batch_numbers(overview)
+    left, right = st.columns(2)
+    with left:
+        candidates_per_domain(overview)
+    with right:
+        registration_statuses(connection, overview, data_key)
+    qa_progress(summary.batch, data_key)

@@ -12,12 +12,19 @@ from __future__ import annotations
 from functools import partial
 
 import streamlit as st
-from sqlalchemy import Engine
+from sqlalchemy import Connection
 
 from dashboard.analyst import analyst
 from dashboard.candidate_cards import GLEIF_RECORD_URL, candidate_card, flag_reasons
 from dashboard.controls import choose_batch, filter_controls
-from dashboard.data import database_or_stop, guarded, version
+from dashboard.data import (
+    guarded,
+    in_own_snapshot,
+    page_snapshot,
+    read_now,
+    version,
+    write_now,
+)
 from dashboard.errors import markdown_text
 from dashboard.queue_position import queue_progress
 from dashboard.view_state import describe_filters
@@ -76,23 +83,21 @@ def show(found: QueueDomain | None) -> None:
         st.query_params["domain"] = found.domain
 
 
-def move_on(
-    engine: Engine, queue: ReviewQueue, current: DomainDetail, *, remember: bool = True
-) -> None:
+def move_on(queue: ReviewQueue, current: DomainDetail, *, remember: bool = True) -> None:
     """Show the queue's next domain after this one, from the start again after the last."""
     if remember:
         stack = st.session_state.setdefault(BACK_STACK, [])
         stack.append((current.batch, current.domain))
         del stack[:-BACK_LIMIT]
-    found = guarded(lambda: next_domain(engine, queue, after=current.domain_id))
+    found = read_now(lambda reading: next_domain(reading, queue, after=current.domain_id))
     if found is None:
-        found = guarded(lambda: next_domain(engine, queue))
+        found = read_now(lambda reading: next_domain(reading, queue))
         if found is not None:
             st.session_state[NOTICE] = "End of the queue: back to its first domain."
     show(found)
 
 
-def go_back(engine: Engine, queue: ReviewQueue, current: DomainDetail) -> None:
+def go_back(queue: ReviewQueue, current: DomainDetail) -> None:
     """Show the domain shown before this one (a button callback)."""
     stack = st.session_state.get(BACK_STACK, [])
     while stack:
@@ -101,7 +106,7 @@ def go_back(engine: Engine, queue: ReviewQueue, current: DomainDetail) -> None:
             st.query_params["domain"] = name
             return
     # Nothing shown before in this session (a reload, a link): the queue's previous domain.
-    found = guarded(lambda: previous_domain(engine, queue, before=current.domain_id))
+    found = read_now(lambda reading: previous_domain(reading, queue, before=current.domain_id))
     if found is None:
         st.session_state[NOTICE] = "This is the first domain of the queue."
         return
@@ -109,7 +114,6 @@ def go_back(engine: Engine, queue: ReviewQueue, current: DomainDetail) -> None:
 
 
 def decide(
-    engine: Engine,
     queue: ReviewQueue,
     current: DomainDetail,
     action: Action,
@@ -122,48 +126,50 @@ def decide(
         return
     try:
         guarded(
-            lambda: record_decision(
-                engine,
-                batch=current.batch,
-                domain=current.domain,
-                action=action,
-                decided_by=who,
-                lei_code=lei_code,
+            lambda: write_now(
+                lambda writing: record_decision(
+                    writing,
+                    batch=current.batch,
+                    domain=current.domain,
+                    action=action,
+                    decided_by=who,
+                    lei_code=lei_code,
+                )
             )
         )
     except GleifDataError as exc:
         st.session_state[NOTICE] = f"Not recorded: {exc}."
         return
-    if action is Action.REJECT and _undecided_left(engine, current):
+    if action is Action.REJECT and _undecided_left(current):
         return  # the analyst may still accept or reject another candidate of this domain
-    move_on(engine, queue, current)
+    move_on(queue, current)
 
 
-def _undecided_left(engine: Engine, current: DomainDetail) -> bool:
+def _undecided_left(current: DomainDetail) -> bool:
     """Whether some candidate of the domain is neither accepted nor rejected."""
-    now = current_state(engine, current)
+    now = read_now(lambda reading: current_state(reading, current))
     return any(state is CandidateState.UNDECIDED for state in now.candidates.values())
 
 
-def current_state(engine: Engine, current: DomainDetail) -> DomainState:
+def current_state(connection: Connection, current: DomainDetail) -> DomainState:
     """The domain's QA state and each candidate's, from its log."""
-    history = guarded(lambda: domain_history(engine, current.batch, current.domain))
+    history = guarded(lambda: domain_history(connection, current.batch, current.domain))
     return domain_state(history, [c.lei_code for c in current.candidates])
 
 
-def domain_to_review(engine: Engine, queue: ReviewQueue) -> DomainDetail:
+def domain_to_review(connection: Connection, queue: ReviewQueue) -> DomainDetail:
     """The URL's domain, else the queue's first; when the queue is empty, says so and stops."""
     # Another batch chosen here starts afresh.
     if st.session_state.get("review_batch") not in (None, queue.batch):
         st.query_params.pop("domain", None)
     st.session_state["review_batch"] = queue.batch
     wanted = st.query_params.get("domain")
-    detail = guarded(lambda: find_domain(engine, queue.batch, wanted)) if wanted else None
+    detail = guarded(lambda: find_domain(connection, queue.batch, wanted)) if wanted else None
     if wanted and detail is None:
         st.session_state[NOTICE] = f"The batch {queue.batch!r} has no domain {wanted!r}."
     if detail is not None:
         return detail
-    first = guarded(lambda: next_domain(engine, queue))
+    first = guarded(lambda: next_domain(connection, queue))
     if first is None:
         st.query_params.pop("domain", None)
         active = describe_filters(queue.filters)
@@ -176,14 +182,12 @@ def domain_to_review(engine: Engine, queue: ReviewQueue) -> DomainDetail:
             st.page_link("pages/explore.py", label="Explore", icon=":material/table_view:")
         st.stop()
     show(first)
-    detail = guarded(lambda: find_domain(engine, queue.batch, first.domain))
+    detail = guarded(lambda: find_domain(connection, queue.batch, first.domain))
     assert detail is not None
     return detail
 
 
-def domain_panel(
-    engine: Engine, queue: ReviewQueue, detail: DomainDetail, state: DomainState
-) -> None:
+def domain_panel(queue: ReviewQueue, detail: DomainDetail, state: DomainState) -> None:
     """The domain, its QA state and last decision, its flags, No match, Skip and Back."""
     with st.container(border=True):
         with st.container(horizontal=True, vertical_alignment="center"):
@@ -215,21 +219,21 @@ def domain_panel(
                 shortcut="N",
                 disabled=state.status is QaStatus.NO_MATCH,
                 on_click=decide,
-                args=(engine, queue, detail, Action.NO_MATCH),
+                args=(queue, detail, Action.NO_MATCH),
             )
             st.button(
                 "Skip",
                 icon=":material/skip_next:",
                 shortcut="S",
                 on_click=move_on,
-                args=(engine, queue, detail),
+                args=(queue, detail),
             )
             st.button(
                 "Back",
                 icon=":material/undo:",
                 shortcut="B",
                 on_click=go_back,
-                args=(engine, queue, detail),
+                args=(queue, detail),
             )
             st.page_link(
                 "pages/domain.py",
@@ -257,7 +261,7 @@ def domain_facts(detail: DomainDetail, state: DomainState) -> list[str]:
 
 
 def candidates(
-    engine: Engine, queue: ReviewQueue, detail: DomainDetail, state: DomainState
+    connection: Connection, queue: ReviewQueue, detail: DomainDetail, state: DomainState
 ) -> None:
     """Every candidate's card; 1-9 accept and Shift+1-9 reject candidates one to nine."""
     for number, candidate in enumerate(detail.candidates, start=1):
@@ -265,15 +269,15 @@ def candidates(
             number,
             candidate,
             state.candidates.get(candidate.lei_code, CandidateState.UNDECIDED),
-            reasons=flag_reasons(engine, detail, candidate),
-            decide=partial(decide, engine, queue, detail),
+            reasons=flag_reasons(connection, detail, candidate),
+            decide=partial(decide, queue, detail),
             key=f"{detail.domain_id}_{number}",
             keyboard=True,
         )
 
 
 def other_entity_search(
-    engine: Engine, queue: ReviewQueue, detail: DomainDetail, state: DomainState
+    connection: Connection, queue: ReviewQueue, detail: DomainDetail, state: DomainState
 ) -> None:
     """Search the GLEIF reference data for the right entity when no candidate is it."""
     query = st.text_input(
@@ -286,7 +290,7 @@ def other_entity_search(
     )
     if not query or not query.strip():
         return
-    found = guarded(lambda: search_reference(engine, query, limit=SEARCH_LIMIT))
+    found = guarded(lambda: search_reference(connection, query, limit=SEARCH_LIMIT))
     if not found:
         st.caption(f"No GLEIF record matches {query.strip()!r}.")
         return
@@ -302,7 +306,7 @@ def other_entity_search(
                     icon=":material/check_circle:",
                     disabled=state.accepted_lei == match.lei,
                     on_click=decide,
-                    args=(engine, queue, detail, Action.ACCEPT, match.lei),
+                    args=(queue, detail, Action.ACCEPT, match.lei),
                 )
             st.markdown(
                 f"[{match.lei}]({GLEIF_RECORD_URL}{match.lei}) · "
@@ -315,26 +319,27 @@ def other_entity_search(
             )
 
 
-engine = database_or_stop()
-st.title("Review")
-queue = choose_queue()
-detail = domain_to_review(engine, queue)
-if notice := st.session_state.pop(NOTICE, None):
-    st.info(notice, icon=":material/info:")
-state = current_state(engine, detail)
-progress = st.empty()
-domain_panel(engine, queue, detail, state)
-candidates(engine, queue, detail, state)
-other_entity_search(engine, queue, detail, state)
-st.caption(
-    "Keys: 1-9 accept that candidate, Shift+1-9 reject it, N no match, S skip, B back. "
-    "Accept and no match move on to the next domain; a reject moves on once no candidate is "
-    "left undecided."
-)
-# Last: it reads the whole filtered batch, and the cards are on the page already.
-with progress.container():
-    queue_progress(
-        (queue, detail.domain_id, version()),
-        partial(queue_position, engine, queue, detail.domain_id),
-        pending_only=queue.pending_only,
+# One read snapshot for the whole render: the page never mixes two versions of a batch.
+with page_snapshot() as connection:
+    st.title("Review")
+    queue = choose_queue()
+    detail = domain_to_review(connection, queue)
+    if notice := st.session_state.pop(NOTICE, None):
+        st.info(notice, icon=":material/info:")
+    state = current_state(connection, detail)
+    progress = st.empty()
+    domain_panel(queue, detail, state)
+    candidates(connection, queue, detail, state)
+    other_entity_search(connection, queue, detail, state)
+    st.caption(
+        "Keys: 1-9 accept that candidate, Shift+1-9 reject it, N no match, S skip, B back. "
+        "Accept and no match move on to the next domain; a reject moves on once no candidate is "
+        "left undecided."
     )
+    # Last: it reads the whole filtered batch, and the cards are on the page already.
+    with progress.container():
+        queue_progress(
+            (queue, detail.domain_id, version(connection)),
+            in_own_snapshot(lambda reading: queue_position(reading, queue, detail.domain_id)),
+            pending_only=queue.pending_only,
+        )

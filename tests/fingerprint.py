@@ -10,27 +10,25 @@ from typing import Any
 
 from sqlalchemy import Engine, inspect, text
 
+from tests.support import table_rows
+
 
 def database_fingerprint(engine: Engine) -> dict[str, Any]:
     """Every row of every table (in primary-key order), PostgreSQL sequence positions, and on
     SQLite a hash of the database file after a checkpoint: equal fingerprints mean that
     nothing was written."""
     tables = sorted(inspect(engine).get_table_names())
-    found: dict[str, Any] = {}
-    with engine.connect() as connection:
-        for table in tables:
-            quoted = engine.dialect.identifier_preparer.quote(table)
-            # Names come from the database's own catalogue, never from input.
-            found[table] = connection.execute(text(f"SELECT * FROM {quoted} ORDER BY 1")).all()
-        if engine.dialect.name == "postgresql":
-            found["sequences"] = connection.execute(
-                text(
-                    "SELECT sequencename, last_value FROM pg_sequences "
-                    "WHERE schemaname = 'public' ORDER BY 1"
-                )
-            ).all()
+    found: dict[str, Any] = {table: table_rows(engine, table) for table in tables}
     if engine.dialect.name == "sqlite":
         found["file"] = _sqlite_file_hash(engine)
+        return found
+    with engine.connect() as connection:
+        found["sequences"] = connection.execute(
+            text(
+                "SELECT sequencename, last_value FROM pg_sequences "
+                "WHERE schemaname = 'public' ORDER BY 1"
+            )
+        ).all()
     return found
 
 

@@ -1,4 +1,5 @@
-"""Small helpers the tests share: writing input files and reading the real GLEIF sample.
+"""Small helpers the tests share: the LEIs they use, writing input files, reading the real
+GLEIF sample, running the CLI, and the dashboard under AppTest.
 
 Also the dashboard served for real (`streamlit run app.py` on a free port), for the browser
 and load tests, and the Chromium that the browser tests drive.
@@ -18,13 +19,28 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlalchemy import Engine, Row, text
 
 from gleif_data.config import PROJECT_DIR
 from gleif_data.demo import GOLDEN_COPY_SAMPLE
+from tests.conftest import database_env
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 IMPORT_HEADER = ["domain", "lei_code", "legal_name", "match_score", "match_method"]
+DATA_TABLES = ("domains", "gleif_candidates", "lei_records")
+
+# LEIs the tests share. ACME has valid check digits and is not in the reference sample; the
+# others are real records of it (write_gleif_subset imports them as reference data).
+ACME = "5493001KJTIIGC8Y1R12"
+ZETA = "0292001130A2Q5CDA023"  # NG, GTI SECURITIES LIMTED
+GERMAN = "39120001AX50UKJ6HG21"  # DE, ISSUED, ACTIVE
+BRITISH = "2138001AVBSD1HSC6Z10"  # GB, ISSUED, ACTIVE
+BAD_CHECK = "579100EKDEGDFEHDC086"  # AR, ANNULLED, entity status NULL, check digits fail
 
 
 def write_csv(
@@ -158,3 +174,75 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) ->
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer within 60 s")
+
+
+def run_cli(
+    engine: Engine, *args: str | os.PathLike[str], timeout: float = 120, **kwargs: Any
+) -> subprocess.CompletedProcess[bytes]:
+    """`python -m gleif_data ARGS` in a process of its own, on `engine`'s database."""
+    options = {"capture_output": True, "check": False, **kwargs}
+    return subprocess.run(
+        [sys.executable, "-m", "gleif_data", *args],
+        env=database_env(engine),
+        timeout=timeout,
+        **options,
+    )
+
+
+def url_of(engine: Engine) -> str:
+    """The engine's URL with its password, as DATABASE_URL takes it."""
+    return engine.url.render_as_string(hide_password=False)
+
+
+def app_test(monkeypatch: pytest.MonkeyPatch, url: str) -> AppTest:
+    """app.py under Streamlit's AppTest on the database at `url`, not run yet.
+
+    Streamlit's caches are emptied: they outlive a test and would hold another database's
+    engine and reads.
+    """
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("DATABASE_URL", url)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    return AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
+
+
+def app(
+    monkeypatch: pytest.MonkeyPatch, url: str, page: str | None = None, **query: str
+) -> AppTest:
+    """app.py run under AppTest with these query parameters, then switched to `page`."""
+    at = app_test(monkeypatch, url)
+    at.query_params.update(query)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def table_rows(engine: Engine, table: str) -> list[Row[Any]]:
+    """Every row of a table, by its first column (the id)."""
+    quoted = engine.dialect.identifier_preparer.quote(table)
+    with engine.connect() as connection:
+        # Names come from the tests or the database's catalogue, never from input.
+        return connection.execute(text(f"SELECT * FROM {quoted} ORDER BY 1")).all()
+
+
+def data_rows(engine: Engine) -> dict[str, list[Row[Any]]]:
+    """The rows of the tables that the imports and the demo write, by table."""
+    return {table: table_rows(engine, table) for table in DATA_TABLES}
+
+
+def batch_rows(engine: Engine, batch: str) -> list[tuple[Any, ...]]:
+    """(domain, lei_code, legal_name, match_score, match_method) for each candidate of a batch.
+
+    In domain id and candidate id order; a domain without candidates is one row of NULLs.
+    """
+    query = text(
+        "SELECT d.domain, c.lei_code, c.legal_name, c.match_score, c.match_method"
+        " FROM domains d LEFT JOIN gleif_candidates c ON c.domain_id = d.id"
+        " WHERE d.batch_id = :batch ORDER BY d.id, c.id"
+    )
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(query, {"batch": batch})]

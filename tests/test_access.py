@@ -2,17 +2,17 @@
 
 import os
 import tomllib
+from typing import TYPE_CHECKING
 
 import pytest
-import streamlit as st
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
-from streamlit.testing.v1 import AppTest
 
 from gleif_data.access import reader_grants, reviewer_grants
 from gleif_data.config import PROJECT_DIR
 from gleif_data.db import make_engine
+from gleif_data.errors import GleifDataError, PermissionDenied
 from gleif_data.explore import count_domains, explore_page
 from gleif_data.export import ExportFormat, ExportOptions, export_bytes
 from gleif_data.filters import DomainFilter
@@ -21,13 +21,18 @@ from gleif_data.migrate import alembic_config, is_up_to_date, upgrade
 from gleif_data.overview import batch_overview, qa_overview
 from gleif_data.queries import list_batches
 from tests.fingerprint import database_fingerprint
-from tests.support import write_csv
+from tests.support import ACME, app_test, run_cli, url_of, write_csv
+from tests.transactions import read
 
-ACME = "5493001KJTIIGC8Y1R12"
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 
-def _role(engine, tmp_path, kind, grants):
-    """A login role with only the README's grants of one kind, on the test database."""
+def _role(engine, tmp_path, kind, grant):
+    """A login role with only the grants of one kind, on the test database.
+
+    `grant(engine, role)` gives them: the `grants --apply` command for the dashboard's roles.
+    """
     if engine.dialect.name != "postgresql":
         pytest.skip("database roles are a PostgreSQL matter")
     rows = [[f"site{i}.com", ACME, f"ACME {i}", "", ""] for i in range(30)]
@@ -36,8 +41,7 @@ def _role(engine, tmp_path, kind, grants):
     with engine.begin() as connection:
         connection.execute(text(f"DROP ROLE IF EXISTS {role}"))
         connection.execute(text(f"CREATE ROLE {role} LOGIN"))
-        for statement in grants(role, engine.url.database):
-            connection.execute(text(statement))
+    grant(engine, role)
     reader_engine = make_engine(engine.url.set(username=role))
     yield reader_engine
     reader_engine.dispose()
@@ -47,23 +51,41 @@ def _role(engine, tmp_path, kind, grants):
         connection.execute(text(f"DROP ROLE {role}"))
 
 
+def grants_command(*flags):
+    """Grant a role what `python -m gleif_data grants --apply FLAGS` grants."""
+
+    def grant(engine, role):
+        result = run_cli(engine, "grants", "--role", role, *flags, "--apply")
+        assert result.returncode == 0, result.stderr.decode()
+        assert result.stdout.decode().splitlines() == [
+            f"{statement};"
+            for statement in (reviewer_grants if "--reviewer" in flags else reader_grants)(
+                role, engine.url.database
+            )
+        ]
+
+    return grant
+
+
 @pytest.fixture
 def reader(engine, tmp_path):
-    yield from _role(engine, tmp_path, "reader", reader_grants)
+    yield from _role(engine, tmp_path, "reader", grants_command())
 
 
 @pytest.fixture
 def reviewer(engine, tmp_path):
-    yield from _role(engine, tmp_path, "reviewer", reviewer_grants)
+    yield from _role(engine, tmp_path, "reviewer", grants_command("--reviewer"))
 
 
-def legacy_writer_grants(role: str, database: str) -> list[str]:
+def legacy_writer_grants(engine, role: str) -> None:
     """What the legacy matching process needs to write its two tables, and nothing more."""
-    return [
-        f"GRANT CONNECT ON DATABASE {database} TO {role}",
-        f"GRANT USAGE ON SCHEMA public TO {role}",
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON domains, gleif_candidates TO {role}",
-    ]
+    with engine.begin() as connection:
+        for statement in (
+            f"GRANT CONNECT ON DATABASE {engine.url.database} TO {role}",
+            f"GRANT USAGE ON SCHEMA public TO {role}",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON domains, gleif_candidates TO {role}",
+        ):
+            connection.execute(text(statement))
 
 
 def read_only_grants(role: str, database: str) -> list[str]:
@@ -117,11 +139,11 @@ def test_a_reviewer_role_records_decisions_and_can_change_nothing_else(reviewer,
 
 
 def test_a_reader_role_can_browse_and_export_everything(reader, engine):
-    assert is_up_to_date(reader)
-    assert [s.batch for s in list_batches(reader)] == ["b1"]
+    assert read(reader, is_up_to_date)
+    assert [s.batch for s in read(reader, list_batches)] == ["b1"]
     filters = DomainFilter(name_contains="acme 1")
-    assert count_domains(reader, "b1", filters) == 11
-    assert len(explore_page(reader, "b1", filters).rows) == 11
+    assert read(reader, count_domains, "b1", filters) == 11
+    assert len(read(reader, explore_page, "b1", filters).rows) == 11
     for export_format in ExportFormat:
         options = ExportOptions(format=export_format)
         assert export_bytes(reader, "b1", options) == export_bytes(engine, "b1", options)
@@ -130,7 +152,7 @@ def test_a_reader_role_can_browse_and_export_everything(reader, engine):
 def test_a_reader_role_cannot_import(reader, engine, tmp_path):
     before = database_fingerprint(engine)
     path = write_csv(tmp_path / "new.csv", [["new.com", ACME, "New", "", ""]])
-    with pytest.raises(ProgrammingError, match="permission denied"):
+    with pytest.raises(PermissionDenied, match="permission denied"):
         import_batch(reader, path, "b2")
     assert database_fingerprint(engine) == before
 
@@ -138,7 +160,7 @@ def test_a_reader_role_cannot_import(reader, engine, tmp_path):
 def test_the_legacy_writer_still_writes_and_its_writes_make_the_counts_stale(legacy_writer, engine):
     # The generation triggers run with their owner's rights: a writer without any right on
     # the generation tables is not refused, and its writes still count.
-    before = batch_overview(engine, "b1")
+    before = read(engine, batch_overview, "b1")
     with legacy_writer.begin() as connection:
         connection.execute(
             text("INSERT INTO domains (id, domain, batch_id) VALUES (100000, 'new.com', 'b1')")
@@ -151,7 +173,7 @@ def test_the_legacy_writer_still_writes_and_its_writes_make_the_counts_stale(leg
             {"lei": ACME},
         )
         connection.execute(text("DELETE FROM gleif_candidates WHERE legal_name = 'ACME 1'"))
-    after = batch_overview(engine, "b1")
+    after = read(engine, batch_overview, "b1")
     assert (after.domains, after.candidates) == (before.domains + 1, before.candidates)
 
 
@@ -162,9 +184,9 @@ def test_a_reader_role_counts_a_stale_batch_without_storing_anything(reader, eng
             text("DELETE FROM gleif_candidates WHERE domain_id = (SELECT min(id) FROM domains)")
         )
     before = database_fingerprint(engine)
-    overview = batch_overview(reader, "b1")
+    overview = read(reader, batch_overview, "b1")
     assert (overview.domains, overview.candidates) == (30, 29)
-    assert qa_overview(reader, "b1").by_flag["no_candidate"] == 1
+    assert read(reader, qa_overview, "b1").by_flag["no_candidate"] == 1
     assert database_fingerprint(engine) == before
 
 
@@ -185,8 +207,8 @@ def test_upgrading_lets_roles_that_read_the_tables_read_the_summaries(blank_url)
     upgrade(owner)
     reader = make_engine(blank_url.set(username=role))
     try:
-        assert is_up_to_date(reader)
-        assert batch_overview(reader, "none").domains == 0
+        assert read(reader, is_up_to_date)
+        assert read(reader, batch_overview, "none").domains == 0
     finally:
         reader.dispose()
         with owner.begin() as connection:
@@ -196,10 +218,7 @@ def test_upgrading_lets_roles_that_read_the_tables_read_the_summaries(blank_url)
 
 
 def test_the_dashboard_runs_under_a_reader_role(reader, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", reader.url.render_as_string(hide_password=False))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
+    at = app_test(monkeypatch, url_of(reader))
     at.run()
     for page in ("pages/explore.py", "pages/export.py"):
         at.switch_page(page).run()
@@ -208,7 +227,7 @@ def test_the_dashboard_runs_under_a_reader_role(reader, monkeypatch):
     assert at.markdown[0].value.startswith("**30 rows**")
 
 
-def calm(at: AppTest) -> bool:
+def calm(at: "AppTest") -> bool:
     """Whether a page ran without an exception, an error panel or a warning."""
     return not (at.exception or at.error or at.warning)
 
@@ -223,10 +242,7 @@ def test_the_dashboard_runs_on_read_only_transactions_with_stale_counts(
             text("DELETE FROM gleif_candidates WHERE domain_id = (SELECT min(id) FROM domains)")
         )
     before = database_fingerprint(engine)
-    monkeypatch.setenv("DATABASE_URL", read_only.url.render_as_string(hide_password=False))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
+    at = app_test(monkeypatch, url_of(read_only))
     at.run()
     assert calm(at)
     assert {m.label: m.value for m in at.metric}["Without candidates"] == "1"
@@ -245,8 +261,37 @@ def test_the_dashboard_runs_on_read_only_transactions_with_stale_counts(
 
 
 def test_reader_grants_refuse_names_that_are_not_plain_identifiers():
-    with pytest.raises(ValueError, match="plain SQL identifier"):
+    with pytest.raises(GleifDataError, match="plain SQL identifier"):
         reader_grants("x; DROP TABLE domains", "gleif")
+
+
+def test_the_grants_command_prints_a_reviewers_statements_for_psql(engine):
+    result = run_cli(
+        engine, "grants", "--role", "gleif_reviewer", "--reviewer", "--database", "gleif"
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode() == (
+        "GRANT CONNECT ON DATABASE gleif TO gleif_reviewer;\n"
+        "GRANT USAGE ON SCHEMA public TO gleif_reviewer;\n"
+        "GRANT SELECT ON domains, gleif_candidates, lei_records, qa_decisions, alembic_version, "
+        "batch_summaries, batch_generations, data_generation TO gleif_reviewer;\n"
+        "GRANT INSERT ON qa_decisions TO gleif_reviewer;\n"
+        "GRANT USAGE ON SEQUENCE qa_decisions_id_seq TO gleif_reviewer;\n"
+    )
+
+
+def test_the_grants_command_refuses_a_name_that_is_not_a_plain_identifier(engine):
+    result = run_cli(engine, "grants", "--role", "x; DROP TABLE domains", "--database", "gleif")
+    assert (result.returncode, result.stdout) == (1, b"")
+    assert "is not a plain SQL identifier" in result.stderr.decode()
+
+
+def test_the_grants_command_applies_nothing_to_sqlite(engine):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's refusal")
+    result = run_cli(engine, "grants", "--role", "gleif_reader", "--apply")
+    assert (result.returncode, result.stdout) == (1, b"")
+    assert "SQLite has no roles" in result.stderr.decode()
 
 
 def test_xsrf_protection_stays_on():
@@ -267,12 +312,9 @@ server_metadata_url = "https://login.example.com/.well-known/openid-configuratio
 @pytest.fixture
 def signed_in_app(engine, tmp_path, monkeypatch):
     import_batch(engine, write_csv(tmp_path / "in.csv", [["a.com", ACME, "A", "", ""]]), "b1")
-    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
     def make(logged_in):
-        at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
+        at = app_test(monkeypatch, url_of(engine))
         at.secrets["auth"] = tomllib.loads(AUTH)["auth"]
         at.user = {"is_logged_in": logged_in, "email": "analyst@example.com"}
         return at

@@ -2,19 +2,16 @@
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from dashboard.view_state import stamped_position, view_fingerprint
-from gleif_data.config import PROJECT_DIR
 from gleif_data.explore import SortOrder
 from gleif_data.export import ExportFormat, ExportOptions, export_bytes
 from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
-from tests.support import write_csv
+from tests.support import ACME, ZETA, app, url_of, write_csv
+from tests.transactions import read
 
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
 ANNULLED = "579100EKDEGDFEHDC086"
 
 
@@ -32,24 +29,8 @@ def downloads(monkeypatch):
     return calls
 
 
-def app(monkeypatch, url, page=None, **query):
-    monkeypatch.setenv("DATABASE_URL", url)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
-    at.query_params.update(query)
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    return at
-
-
 def matching(at):
     return next(c.value for c in at.caption if "domains match" in c.value)
-
-
-def url_of(engine):
-    return engine.url.render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -228,10 +209,12 @@ def test_the_bulk_accept_asks_first_and_then_decides_each_domain(engine, monkeyp
     at.text_input(key="analyst").input("Bo").run()
     at.button(key="bulk").click().run()
     assert not at.exception
-    assert domain_history(engine, "clean", "clean1.com") == [], "nothing before the confirmation"
+    assert read(engine, domain_history, "clean", "clean1.com") == [], (
+        "nothing before the confirmation"
+    )
     next(b for b in at.button if b.label == "Accept them").click().run()
     assert not at.exception
-    decided = [domain_history(engine, "clean", f"clean{i}.com") for i in range(6)]
+    decided = [read(engine, domain_history, "clean", f"clean{i}.com") for i in range(6)]
     assert [len(h) for h in decided] == [0, 1, 1, 1, 1, 1]
     assert {h[0].decided_by for h in decided[1:]} == {"Bo"}
     assert at.success[0].value.startswith("Bulk accept 1 accepted 5 domains")
@@ -242,7 +225,7 @@ def test_the_bulk_accept_asks_first_and_then_decides_each_domain(engine, monkeyp
     at.button(key="undo_last_bulk").click().run()
     assert not at.exception
     assert any("5 acceptances withdrawn" in s.value for s in at.success)
-    decided = [domain_history(engine, "clean", f"clean{i}.com") for i in range(6)]
+    decided = [read(engine, domain_history, "clean", f"clean{i}.com") for i in range(6)]
     assert [[h.action.value for h in d] for d in decided[1:]] == [["accept", "withdraw"]] * 5
     caption = next(c.value for c in at.caption if "among these filters" in c.value)
     assert caption.startswith("5 domains"), "undecided again"

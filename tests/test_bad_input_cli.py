@@ -20,11 +20,9 @@ from gleif_data.cli import main
 from gleif_data.import_batch import import_batch
 from tests.conftest import database_env
 from tests.fingerprint import database_fingerprint
-from tests.support import write_csv
+from tests.support import ACME, ZETA, batch_rows, write_csv
 from tests.test_csv_input import damaged_gzip, damaged_zip
 
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
 HEADER = "domain,lei_code,legal_name,match_score,match_method\n"
 GOOD = f"acme.com,{ACME},ACME,0.9,exact\n"
 GOLDEN_HEADER = "LEI,Entity.LegalName,Registration.RegistrationStatus\n"
@@ -180,13 +178,7 @@ def test_an_lei_of_non_ascii_letters_is_refused_even_when_it_upper_cases_to_20(
 
 
 def stored(engine, batch):
-    query = text(
-        "SELECT d.domain, c.lei_code, c.legal_name FROM domains d"
-        " LEFT JOIN gleif_candidates c ON c.domain_id = d.id"
-        " WHERE d.batch_id = :batch ORDER BY d.id, c.id"
-    )
-    with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(query, {"batch": batch})]
+    return [row[:3] for row in batch_rows(engine, batch)]
 
 
 def test_extra_columns_in_the_header_are_ignored(engine, tmp_path, monkeypatch, capsys):

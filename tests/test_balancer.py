@@ -34,6 +34,7 @@ from gleif_data.filters import DomainFilter
 from tests.browser_kit import settle, shot
 from tests.support import free_port, require_browser, stop_process, wait_until_healthy
 from tests.test_signin import ANALYST, identity_provider
+from tests.transactions import read
 
 # Raised inside the provider's token endpoint, a test tool's affair.
 pytestmark = pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")
@@ -248,7 +249,7 @@ def test_serve_refuses_to_start_a_server_without_the_shared_cookie_secret():
 @pytest.mark.browser
 def test_an_analyst_walks_overview_explore_and_domain_through_the_balancer(page, deployment):
     engine = make_engine(deployment.database)
-    domain = explore_page(engine, BATCH, DomainFilter(name_contains=NAME)).rows[0].domain
+    domain = read(engine, explore_page, BATCH, DomainFilter(name_contains=NAME)).rows[0].domain
     engine.dispose()
     page.goto(f"{deployment.base}/?batch={BATCH}")
     expect(page.get_by_test_id("stMetricValue").first).to_have_text("200")

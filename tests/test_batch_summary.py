@@ -6,6 +6,8 @@ read from storage apart from one counted afresh.
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import event, select, text, update
 
@@ -33,6 +35,7 @@ from tests.test_overview import (
     expected_qa,
     load_dataset,
 )
+from tests.transactions import read, write
 
 TAMPERED = 987_654
 
@@ -73,10 +76,10 @@ def tamper(engine, batch: str) -> None:
 
 def assert_counted_afresh(engine, batch: str) -> None:
     rows = Rows.read(engine)
-    overview = batch_overview(engine, batch)
+    overview = read(engine, batch_overview, batch)
     expected = expected_overview(rows, batch)
     assert {name: getattr(overview, name) for name in expected} == expected
-    qa = qa_overview(engine, batch)
+    qa = read(engine, qa_overview, batch)
     assert {"domains": qa.domains, "by_status": qa.by_status, "by_flag": qa.by_flag} == (
         expected_qa(rows, batch)
     )
@@ -84,17 +87,17 @@ def assert_counted_afresh(engine, batch: str) -> None:
 
 
 def test_the_overview_stores_its_counts_and_reads_them_back(loaded):
-    first = batch_overview(loaded, "qa")
+    first = read(loaded, batch_overview, "qa")
     row = stored(loaded, "qa")
     assert stamp_of(row) == stamp(loaded)
     assert overview_of(row.counts) == first
     tamper(loaded, "qa")
-    assert batch_overview(loaded, "qa").domains == TAMPERED
-    assert qa_overview(loaded, "qa").domains == TAMPERED
+    assert read(loaded, batch_overview, "qa").domains == TAMPERED
+    assert read(loaded, qa_overview, "qa").domains == TAMPERED
 
 
 def test_a_batch_without_domains_leaves_no_row(loaded):
-    assert batch_overview(loaded, "no-such-batch").domains == 0
+    assert read(loaded, batch_overview, "no-such-batch").domains == 0
     assert stored(loaded, "no-such-batch") is None
 
 
@@ -128,7 +131,7 @@ WRITES = {
 
 @pytest.mark.parametrize("write", list(WRITES))
 def test_any_write_to_the_counted_tables_makes_the_overview_count_again(loaded, write):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     before = stamp(loaded)
     with loaded.begin() as connection:
@@ -162,7 +165,7 @@ OTHER_BATCH_WRITES = {
 
 @pytest.mark.parametrize("write", list(OTHER_BATCH_WRITES))
 def test_a_write_to_another_batch_leaves_the_counts_current(loaded, write):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     sql, written = OTHER_BATCH_WRITES[write]
     before, written_before = stamp(loaded), stamp(loaded, written)
@@ -170,13 +173,13 @@ def test_a_write_to_another_batch_leaves_the_counts_current(loaded, write):
         connection.execute(text(sql))
     assert stamp(loaded, written) > written_before
     assert stamp(loaded) == before
-    assert batch_overview(loaded, "qa").domains == TAMPERED
+    assert read(loaded, batch_overview, "qa").domains == TAMPERED
 
 
 def test_truncating_the_reference_data_makes_the_overview_count_again(loaded):
     if loaded.dialect.name != "postgresql":
         pytest.skip("SQLite has no TRUNCATE")
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     with loaded.begin() as connection:
         connection.execute(text("TRUNCATE lei_records"))
@@ -184,15 +187,22 @@ def test_truncating_the_reference_data_makes_the_overview_count_again(loaded):
 
 
 def test_a_decision_moves_the_qa_progress_but_not_the_count_from_summarys(loaded):
-    undecided = qa_overview(loaded, "qa").by_status[QaStatus.UNDECIDED.value]
+    undecided = read(loaded, qa_overview, "qa").by_status[QaStatus.UNDECIDED.value]
     before = stamp(loaded)
-    record_decision(loaded, batch="qa", domain="none.org", action=Action.NO_MATCH, decided_by="ana")
+    write(
+        loaded,
+        record_decision,
+        batch="qa",
+        domain="none.org",
+        action=Action.NO_MATCH,
+        decided_by="ana",
+    )
     assert stamp(loaded) == before
-    assert qa_overview(loaded, "qa").by_status[QaStatus.UNDECIDED.value] == undecided - 1
+    assert read(loaded, qa_overview, "qa").by_status[QaStatus.UNDECIDED.value] == undecided - 1
 
 
 def test_an_import_counts_its_batch_and_keeps_the_other_summaries_current(loaded, tmp_path):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     rows = [["a.de", GERMAN, "A", "", ""], ["a.de", FRENCH, "A", "", ""], ["b.fr", "", "", "", ""]]
     import_batch(loaded, write_csv(tmp_path / "new.csv", rows), "new")
@@ -203,7 +213,7 @@ def test_an_import_counts_its_batch_and_keeps_the_other_summaries_current(loaded
     assert {name: getattr(overview, name) for name in expected} == expected
     # The import wrote nothing that "qa" counts: its summary was carried over, not recounted.
     assert stamp_of(stored(loaded, "qa")) == stamp(loaded)
-    assert batch_overview(loaded, "qa").domains == TAMPERED
+    assert read(loaded, batch_overview, "qa").domains == TAMPERED
 
 
 def test_replacing_a_batch_counts_it_again(loaded, tmp_path):
@@ -212,11 +222,11 @@ def test_replacing_a_batch_counts_it_again(loaded, tmp_path):
     rows = [["a.de", GERMAN, "A", "", ""], ["b.de", GERMAN, "B", "", ""]]
     import_batch(loaded, write_csv(tmp_path / "two.csv", rows), "new", replace=True)
     assert_counted_afresh(loaded, "new")
-    assert batch_overview(loaded, "new").domains == 2
+    assert read(loaded, batch_overview, "new").domains == 2
 
 
 def test_importing_reference_data_counts_every_batch_again(loaded, tmp_path):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     golden = tmp_path / "golden.csv"
     golden.write_text(
@@ -236,22 +246,22 @@ def test_importing_reference_data_counts_every_batch_again(loaded, tmp_path):
 
 def test_a_count_by_one_flag_or_none_comes_from_the_count_from_summarys(loaded):
     expected = expected_qa(Rows.read(loaded), "qa")
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     for flag in Flag:
         assert (
-            count_domains(loaded, "qa", DomainFilter(flags={flag}))
+            read(loaded, count_domains, "qa", DomainFilter(flags={flag}))
             == (expected["by_flag"][flag.value])
         )
     tamper(loaded, "qa")
-    assert count_domains(loaded, "qa", DomainFilter()) == TAMPERED
+    assert read(loaded, count_domains, "qa", DomainFilter()) == TAMPERED
     # Two flags, or a flag with another filter, are counted by a query.
     both = DomainFilter(flags={Flag.SHARED_LEI, Flag.COUNTRY_MISMATCH})
-    assert count_from_summary(loaded, "qa", both) is None
+    assert read(loaded, count_from_summary, "qa", both) is None
     narrowed = DomainFilter(flags={Flag.SHARED_LEI}, domain_contains="acme")
-    assert count_from_summary(loaded, "qa", narrowed) is None
+    assert read(loaded, count_from_summary, "qa", narrowed) is None
     rows = Rows.read(loaded)
     codes = rows.codes_by_domain("qa")
-    assert count_domains(loaded, "qa", narrowed) == sum(
+    assert read(loaded, count_domains, "qa", narrowed) == sum(
         1
         for domain_id, name in rows.batch_domains("qa")
         if "acme" in (name or "")
@@ -263,16 +273,18 @@ def test_a_count_by_one_flag_or_none_comes_from_the_count_from_summarys(loaded):
 
 
 def test_a_count_is_not_taken_from_stale_count_from_summarys(loaded):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     with loaded.begin() as connection:
         connection.execute(text("DELETE FROM domains WHERE domain = 'none.org'"))
-    assert count_from_summary(loaded, "qa", DomainFilter()) is None
-    assert count_domains(loaded, "qa", DomainFilter()) == len(Rows.read(loaded).batch_domains("qa"))
+    assert read(loaded, count_from_summary, "qa", DomainFilter()) is None
+    assert read(loaded, count_domains, "qa", DomainFilter()) == len(
+        Rows.read(loaded).batch_domains("qa")
+    )
     # A flag count counts the whole batch again, and stores it.
     expected = expected_qa(Rows.read(loaded), "qa")["by_flag"]
     assert (
-        count_domains(loaded, "qa", DomainFilter(flags={Flag.NO_CANDIDATE}))
+        read(loaded, count_domains, "qa", DomainFilter(flags={Flag.NO_CANDIDATE}))
         == (expected[Flag.NO_CANDIDATE.value])
     )
     assert stamp_of(stored(loaded, "qa")) == stamp(loaded)
@@ -281,9 +293,9 @@ def test_a_count_is_not_taken_from_stale_count_from_summarys(loaded):
 
 def test_a_page_on_a_flag_no_domain_has_is_empty_without_looking(loaded):
     expected = expected_qa(Rows.read(loaded), "qa")["by_flag"]
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     flagged = DomainFilter(flags={Flag.SHARED_LEI})
-    assert len(explore_page(loaded, "qa", flagged).rows) == expected[Flag.SHARED_LEI.value]
+    assert len(read(loaded, explore_page, "qa", flagged).rows) == expected[Flag.SHARED_LEI.value]
     # Stored counts that say nobody has the flag are believed while current ...
     counts = stored(loaded, "qa").counts
     counts["flags"][Flag.SHARED_LEI.value] = 0
@@ -292,11 +304,11 @@ def test_a_page_on_a_flag_no_domain_has_is_empty_without_looking(loaded):
         connection.execute(
             update(BatchSummary).where(BatchSummary.batch_id == "qa").values(counts=counts)
         )
-    assert explore_page(loaded, "qa", flagged).rows == []
+    assert read(loaded, explore_page, "qa", flagged).rows == []
     # ... and not once another write made them stale.
     with loaded.begin() as connection:
         connection.execute(text("DELETE FROM domains WHERE domain = 'none.org'"))
-    assert len(explore_page(loaded, "qa", flagged).rows) == expected[Flag.SHARED_LEI.value]
+    assert len(read(loaded, explore_page, "qa", flagged).rows) == expected[Flag.SHARED_LEI.value]
 
 
 def flagged_in_python(rows: Rows, batch: str, flag: Flag) -> list[int]:
@@ -319,7 +331,7 @@ def flagged_in_python(rows: Rows, batch: str, flag: Flag) -> list[int]:
 
 
 def test_the_stored_counts_keep_the_ids_of_rare_flags(loaded):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     rows = Rows.read(loaded)
     rare = stored(loaded, "qa").counts["rare_flag_ids"]
     assert rare == {
@@ -329,7 +341,7 @@ def test_the_stored_counts_keep_the_ids_of_rare_flags(loaded):
 
 def test_flags_over_the_limit_keep_no_ids(loaded, monkeypatch):
     monkeypatch.setattr("gleif_data.flags.RARE_FLAG_LIMIT", 1)
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     rows = Rows.read(loaded)
     rare = stored(loaded, "qa").counts["rare_flag_ids"]
     assert rare == {
@@ -339,12 +351,12 @@ def test_flags_over_the_limit_keep_no_ids(loaded, monkeypatch):
 
 
 def test_pages_and_counts_on_a_rare_flag_read_its_stored_ids(loaded):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     rows = Rows.read(loaded)
     shared = flagged_in_python(rows, "qa", Flag.SHARED_LEI)
     assert len(shared) > 1
     flagged = DomainFilter(flags={Flag.SHARED_LEI})
-    assert [r.domain_id for r in explore_page(loaded, "qa", flagged).rows] == shared
+    assert [r.domain_id for r in read(loaded, explore_page, "qa", flagged).rows] == shared
     # Stored ids that leave one domain out are believed while current ...
     counts = stored(loaded, "qa").counts
     counts["rare_flag_ids"][Flag.SHARED_LEI.value] = shared[1:]
@@ -352,21 +364,21 @@ def test_pages_and_counts_on_a_rare_flag_read_its_stored_ids(loaded):
         connection.execute(
             update(BatchSummary).where(BatchSummary.batch_id == "qa").values(counts=counts)
         )
-    assert [r.domain_id for r in explore_page(loaded, "qa", flagged).rows] == shared[1:]
+    assert [r.domain_id for r in read(loaded, explore_page, "qa", flagged).rows] == shared[1:]
     # (A second filter, which passes every domain, makes the count a query.)
     every = DomainFilter(flags={Flag.SHARED_LEI}, min_candidates=0)
-    assert count_domains(loaded, "qa", every) == len(shared) - 1
+    assert read(loaded, count_domains, "qa", every) == len(shared) - 1
     # ... the other filters still apply to them ...
     narrowed = DomainFilter(flags={Flag.SHARED_LEI}, domain_contains="no-such-text")
-    assert explore_page(loaded, "qa", narrowed).rows == []
+    assert read(loaded, explore_page, "qa", narrowed).rows == []
     # ... and they are not used once another write made them stale.
     with loaded.begin() as connection:
         connection.execute(text("DELETE FROM domains WHERE domain = 'none.org'"))
-    assert [r.domain_id for r in explore_page(loaded, "qa", flagged).rows] == shared
+    assert [r.domain_id for r in read(loaded, explore_page, "qa", flagged).rows] == shared
 
 
 def test_a_write_after_a_rolled_back_savepoint_still_makes_the_counts_stale(loaded):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     with loaded.begin() as connection:
         savepoint = connection.begin_nested()
@@ -381,7 +393,7 @@ def test_a_write_after_a_rolled_back_savepoint_still_makes_the_counts_stale(load
 
 
 def test_many_writes_in_one_transaction_make_the_counts_stale_once_committed(loaded):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     tamper(loaded, "qa")
     with loaded.begin() as connection:
         for i in range(3):
@@ -390,7 +402,7 @@ def test_many_writes_in_one_transaction_make_the_counts_stale_once_committed(loa
                 {"id": 990 + i, "name": f"m{i}.de"},
             )
         # Before the commit, another connection still reads the stored counts.
-        assert batch_overview(loaded, "qa").domains == TAMPERED
+        assert read(loaded, batch_overview, "qa").domains == TAMPERED
     assert_counted_afresh(loaded, "qa")
 
 
@@ -414,7 +426,7 @@ def flag_countings(statements: list[str]) -> int:
 
 
 def test_a_read_only_database_counts_a_stale_batch_once_and_stores_nothing(loaded, read_only):
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     with loaded.begin() as connection:
         connection.execute(text("DELETE FROM domains WHERE domain = 'none.org'"))
     before = database_fingerprint(loaded)
@@ -422,17 +434,20 @@ def test_a_read_only_database_counts_a_stale_batch_once_and_stores_nothing(loade
     expected = expected_overview(rows, "qa")
     read_only, statements = read_only
 
-    overview = batch_overview(read_only, "qa")
+    overview = read(read_only, batch_overview, "qa")
     assert {name: getattr(overview, name) for name in expected} == expected
     assert flag_countings(statements) == 1
     # Kept in the server: the QA numbers, every flag count and a rare flag's page count nothing.
-    qa = qa_overview(read_only, "qa")
+    qa = read(read_only, qa_overview, "qa")
     assert qa.by_flag == expected_qa(rows, "qa")["by_flag"]
     for flag in Flag:
-        assert count_domains(read_only, "qa", DomainFilter(flags={flag})) == qa.by_flag[flag.value]
-    assert count_domains(read_only, "qa", DomainFilter()) == expected["domains"]
+        flagged = DomainFilter(flags={flag})
+        assert read(read_only, count_domains, "qa", flagged) == qa.by_flag[flag.value]
+    assert read(read_only, count_domains, "qa", DomainFilter()) == expected["domains"]
     flagged = DomainFilter(flags={Flag.SHARED_LEI})
-    assert len(explore_page(read_only, "qa", flagged).rows) == qa.by_flag[Flag.SHARED_LEI.value]
+    assert (
+        len(read(read_only, explore_page, "qa", flagged).rows) == qa.by_flag[Flag.SHARED_LEI.value]
+    )
     assert flag_countings(statements) == 1
     assert not [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
     assert database_fingerprint(loaded) == before
@@ -441,17 +456,19 @@ def test_a_read_only_database_counts_a_stale_batch_once_and_stores_nothing(loade
     with loaded.begin() as connection:
         connection.execute(text("DELETE FROM gleif_candidates WHERE lei_code = :l"), {"l": GERMAN})
     fresh = expected_qa(Rows.read(loaded), "qa")["by_flag"]
-    assert qa_overview(read_only, "qa").by_flag == fresh
+    assert read(read_only, qa_overview, "qa").by_flag == fresh
     assert flag_countings(statements) == 2
 
 
-def test_a_read_only_database_stores_nothing_and_logs_no_refused_write(loaded, read_only):
+def test_a_read_only_database_stores_nothing_and_logs_no_refused_write(loaded, read_only, caplog):
     with loaded.begin() as connection:
         connection.execute(text("DELETE FROM batch_summaries"))
     read_only, statements = read_only
-    assert count_domains(read_only, "qa", DomainFilter(flags={Flag.NO_CANDIDATE})) >= 0
+    caplog.set_level(logging.WARNING, logger="gleif_data")
+    assert read(read_only, count_domains, "qa", DomainFilter(flags={Flag.NO_CANDIDATE})) >= 0
     assert not [s for s in statements if s.lstrip().upper().startswith("INSERT")]
     assert stored(loaded, "qa") is None
+    assert not caplog.records, "kept in the server's memory, not a warning on every view"
     # The owner, whose transactions may write, stores them as before.
-    batch_overview(loaded, "qa")
+    read(loaded, batch_overview, "qa")
     assert stamp_of(stored(loaded, "qa")) == stamp(loaded)

@@ -49,7 +49,7 @@ def test_a_truncate_behind_a_lock_fails_naming_the_tables(postgres_engine, monke
         holder.execute(text("LOCK TABLE qa_decisions IN ACCESS SHARE MODE"))
         started = time.monotonic()
         with pytest.raises(RuntimeError, match=r"emptying the test tables .*qa_decisions"):
-            conftest._empty(postgres_engine)
+            conftest.empty_tables(postgres_engine)
         assert time.monotonic() - started < 10
     finally:
         holder.rollback()

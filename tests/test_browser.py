@@ -21,6 +21,7 @@ from gleif_data.config import PROJECT_DIR
 from gleif_data.db import make_engine
 from tests.browser_kit import choose_batch, settle, shot
 from tests.support import CHROMIUM, require_browser
+from tests.transactions import read
 
 pytestmark = pytest.mark.browser
 
@@ -132,7 +133,7 @@ def test_an_analyst_accepts_a_candidate_in_the_browser(page, server, seeded_url)
     engine = make_engine(seeded_url)
     domain = next(
         r
-        for r in explore_page(engine, "demo-small", DomainFilter(), size=50).rows
+        for r in read(engine, explore_page, "demo-small", DomainFilter(), size=50).rows
         if r.candidate_count == 1
     )
     page.goto(f"{server}/domain?batch=demo-small&domain={domain.domain}")
@@ -144,7 +145,7 @@ def test_an_analyst_accepts_a_candidate_in_the_browser(page, server, seeded_url)
     page.get_by_text("Accepted", exact=False).first.wait_for()
     settle(page)
     shot(page, "domain-accepted")
-    history = domain_history(engine, "demo-small", domain.domain)
+    history = read(engine, domain_history, "demo-small", domain.domain)
     engine.dispose()
     assert [(h.action.value, h.lei_code, h.decided_by) for h in history] == [
         ("accept", domain.lei_codes, "Browser Analyst")

@@ -20,6 +20,7 @@ from gleif_data.import_batch import import_batch
 from gleif_data.migrate import upgrade
 from tests.browser_kit import settle, shot
 from tests.support import require_browser, running_app, write_csv
+from tests.transactions import read
 
 pytestmark = pytest.mark.browser
 # Streamlit loads each kind of widget's code on first use: on a busy machine a fresh page's
@@ -133,7 +134,7 @@ def test_accept_one_candidate_reject_another_and_a_reload_keeps_both(page, serve
     expect(page.get_by_role("button", name="Accept").nth(1)).to_be_disabled()
     expect(page.get_by_role("button", name="Reject").nth(0)).to_be_disabled()
     engine = make_engine(seeded_url)
-    history = domain_history(engine, "demo-small", "capricorn.ai")
+    history = read(engine, domain_history, "demo-small", "capricorn.ai")
     engine.dispose()
     assert [(h.action.value, h.decided_by) for h in history] == [
         ("accept", "Browser Ana"),

@@ -16,6 +16,7 @@ from gleif_data.db import make_engine
 from gleif_data.explore import explore_page
 from gleif_data.filters import DomainFilter
 from tests.browser_kit import settle, shot
+from tests.transactions import read
 
 pytestmark = pytest.mark.browser
 # A fresh server's first page, on a busy CI machine, takes longer than expect's 5 s.
@@ -96,8 +97,8 @@ def test_clicking_a_row_opens_its_domain_and_back_returns_to_the_same_page(
 ):
     filters = DomainFilter(name_contains="a")
     engine = make_engine(seeded_url)
-    first = explore_page(engine, "demo-small", filters)
-    second = explore_page(engine, "demo-small", filters, after=first.next_after)
+    first = read(engine, explore_page, "demo-small", filters)
+    second = read(engine, explore_page, "demo-small", filters, after=first.next_after)
     engine.dispose()
     page.goto(f"{server}/explore?batch=demo-small&name_contains=a")
     expect(position(page)).to_contain_text("Rows 1-50 of ")
@@ -132,7 +133,7 @@ def test_clicking_a_row_opens_its_domain_and_back_returns_to_the_same_page(
 
 def test_a_header_click_does_not_reorder_the_page(page, server, seeded_url):
     engine = make_engine(seeded_url)
-    rows = explore_page(engine, "demo-large", DomainFilter()).rows
+    rows = read(engine, explore_page, "demo-large", DomainFilter()).rows
     engine.dispose()
     page.goto(f"{server}/explore?batch=demo-large")
     expect(position(page)).to_have_text("Rows 1-50 of 6,000 matching")
@@ -245,8 +246,8 @@ def test_a_bulk_accept_lists_what_it_accepted_and_undoes_exactly_that(page, serv
 
     engine = make_engine(seeded_url)
     try:
-        (summary,) = bulk_accepts(engine, "demo-small")
-        accepted = bulk_accept_result(engine, "demo-small", summary.bulk_id).accepted
+        (summary,) = read(engine, bulk_accepts, "demo-small")
+        accepted = read(engine, bulk_accept_result, "demo-small", summary.bulk_id).accepted
         assert summary.accepted == len(accepted) > 0
         assert page.get_by_text(f"accepted {len(accepted):,} domains").is_visible()
         domain, lei, _ = accepted[0]
@@ -254,11 +255,11 @@ def test_a_bulk_accept_lists_what_it_accepted_and_undoes_exactly_that(page, serv
         expect(page.get_by_text("acceptances withdrawn")).to_contain_text(
             f"{len(accepted):,} acceptances withdrawn"
         )
-        history = domain_history(engine, "demo-small", domain)
+        history = read(engine, domain_history, "demo-small", domain)
         assert [(h.action.value, h.lei_code, h.decided_by) for h in history] == [
             ("accept", lei, "Bulk Analyst"),
             ("withdraw", lei, "Bulk Analyst"),
         ]
-        assert bulk_accepts(engine, "demo-small")[0].in_force == 0
+        assert read(engine, bulk_accepts, "demo-small")[0].in_force == 0
     finally:
         engine.dispose()

@@ -23,6 +23,7 @@ from gleif_data.migrate import upgrade
 from gleif_data.review_queue import ReviewQueue, next_domain
 from tests.browser_kit import settle, shot
 from tests.conftest import create_database
+from tests.transactions import read
 
 pytestmark = pytest.mark.browser
 BATCH = "demo-large"
@@ -82,7 +83,7 @@ def first_domains(engine, count: int) -> list[str]:
     """The queue's first domains, before any decision."""
     queue, names, at = ReviewQueue(BATCH), [], None
     for _ in range(count):
-        found = next_domain(engine, queue, after=at)
+        found = read(engine, next_domain, queue, after=at)
         names.append(found.domain)
         at = found.domain_id
     return names
@@ -91,7 +92,7 @@ def first_domains(engine, count: int) -> list[str]:
 def test_an_analyst_reviews_the_queue_by_keyboard_alone(browser, server, engine):
     first, second, third, fourth = first_domains(engine, 4)
     candidates = {
-        name: [c.lei_code for c in find_domain(engine, BATCH, name).candidates]
+        name: [c.lei_code for c in read(engine, find_domain, BATCH, name).candidates]
         for name in (first, third)
     }
     assert len(candidates[third]) >= 2  # the demo's third domain has a candidate to reject
@@ -104,7 +105,7 @@ def test_an_analyst_reviews_the_queue_by_keyboard_alone(browser, server, engine)
     # Without a name nothing is recorded.
     page.keyboard.press("1")
     page.get_by_text("Type your name first").wait_for()
-    assert domain_history(engine, BATCH, first) == []
+    assert read(engine, domain_history, BATCH, first) == []
     name_box = page.get_by_label(NAME_BOX)
     name_box.fill("Keyboard Analyst")
     name_box.press("Enter")
@@ -126,10 +127,11 @@ def test_an_analyst_reviews_the_queue_by_keyboard_alone(browser, server, engine)
         shown(page, previous)
 
     assert [
-        (h.action.value, h.lei_code, h.decided_by) for h in domain_history(engine, BATCH, first)
+        (h.action.value, h.lei_code, h.decided_by)
+        for h in read(engine, domain_history, BATCH, first)
     ] == [("accept", candidates[first][0], "Keyboard Analyst")]
-    assert domain_history(engine, BATCH, second) == []
-    assert [(h.action.value, h.lei_code) for h in domain_history(engine, BATCH, third)] == [
+    assert read(engine, domain_history, BATCH, second) == []
+    assert [(h.action.value, h.lei_code) for h in read(engine, domain_history, BATCH, third)] == [
         ("reject", candidates[third][1]),
         ("no_match", None),
     ]

@@ -11,20 +11,9 @@ from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
 from gleif_data.overview import batch_overview
 from tests.conftest import database_env
-from tests.support import write_csv
-
-ACME = "5493001KJTIIGC8Y1R12"
-
-
-def run(engine, *args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "gleif_data", *args],
-        env=database_env(engine),
-        capture_output=True,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+from tests.support import ACME, write_csv
+from tests.support import run_cli as run
+from tests.transactions import read, write
 
 
 @pytest.fixture
@@ -143,8 +132,14 @@ def test_decisions_move_from_one_database_to_another_through_the_cli(batch, tmp_
     from gleif_data.migrate import upgrade
     from gleif_data.qa_state import Action
 
-    record_decision(
-        batch, batch="b1", domain="site1.com", action=Action.ACCEPT, decided_by="ana", lei_code=ACME
+    write(
+        batch,
+        record_decision,
+        batch="b1",
+        domain="site1.com",
+        action=Action.ACCEPT,
+        decided_by="ana",
+        lei_code=ACME,
     )
     path = tmp_path / "decisions.csv"
     exported = run(batch, "decisions", "export", "--out", str(path))
@@ -156,7 +151,7 @@ def test_decisions_move_from_one_database_to_another_through_the_cli(batch, tmp_
     imported = run(other, "decisions", "import", str(path))
     assert imported.returncode == 0, imported.stderr
     assert "1 decisions imported, 0 already there" in imported.stderr.decode()
-    assert [h.lei_code for h in domain_history(other, "b1", "site1.com")] == [ACME]
+    assert [h.lei_code for h in read(other, domain_history, "b1", "site1.com")] == [ACME]
     other.dispose()
 
 
@@ -186,7 +181,7 @@ def test_count_batches_counts_what_another_program_made_stale(batch, tmp_path):
         "batch 'b1': counted",
         "batch 'b2': already current",
     ]
-    assert batch_overview(batch, "b1").candidates == 0
+    assert read(batch, batch_overview, "b1").candidates == 0
     again = run(batch, "count-batches", "--batch", "b1")
     assert again.stderr.decode().splitlines() == ["batch 'b1': already current"]
     unknown = run(batch, "count-batches", "--batch", "nope")

@@ -26,6 +26,7 @@ from gleif_data.overview import qa_overview
 from gleif_data.qa_state import Action, CandidateState, QaStatus
 from tests import test_query_plans
 from tests.test_query_plans import LATER, plan, rows_read, scans_of
+from tests.transactions import read, write
 
 BATCH = "rule"
 DOMAIN = "three.example"
@@ -74,8 +75,10 @@ def assert_sql_agrees(engine, expected: DomainState) -> None:
     """Filters, both export layouts and the Overview's counts say what `expected` says."""
     # One status filter, and the state Explore shows (the same SQL expression) for the rest.
     wanted = 1 + (expected.status is QaStatus.UNDECIDED)
-    assert count_domains(engine, BATCH, DomainFilter(qa_status=expected.status)) == wanted
-    shown = {row.domain: row.qa_status for row in explore_page(engine, BATCH, DomainFilter()).rows}
+    assert read(engine, count_domains, BATCH, DomainFilter(qa_status=expected.status)) == wanted
+    shown = {
+        row.domain: row.qa_status for row in read(engine, explore_page, BATCH, DomainFilter()).rows
+    }
     assert shown == {DOMAIN: expected.status.value, OTHER: QaStatus.UNDECIDED.value}
     domain_row = export_rows(engine, ExportLayout.DOMAIN)[0]
     assert domain_row["domain"] == DOMAIN
@@ -97,7 +100,7 @@ def assert_sql_agrees(engine, expected: DomainState) -> None:
     by_status = dict.fromkeys((s.value for s in QaStatus), 0)
     by_status[expected.status.value] += 1
     by_status[QaStatus.UNDECIDED.value] += 1
-    assert qa_overview(engine, BATCH).by_status == by_status
+    assert read(engine, qa_overview, BATCH).by_status == by_status
 
 
 LEIS = [A, B, C, OUTSIDE]
@@ -119,19 +122,31 @@ def test_every_sequence_of_decisions_gives_the_models_state_everywhere(three, se
     with three.begin() as connection:
         connection.execute(delete(QaDecision))
     for action, lei in sequence:
-        record_decision(
-            three, batch=BATCH, domain=DOMAIN, action=action, decided_by="ana", lei_code=lei
+        write(
+            three,
+            record_decision,
+            batch=BATCH,
+            domain=DOMAIN,
+            action=action,
+            decided_by="ana",
+            lei_code=lei,
         )
-    expected = domain_state(domain_history(three, BATCH, DOMAIN), list(CANDIDATES))
+    expected = domain_state(read(three, domain_history, BATCH, DOMAIN), list(CANDIDATES))
     assert_sql_agrees(three, expected)
 
 
 def state_after(engine, sequence) -> DomainState:
     for action, lei in sequence:
-        record_decision(
-            engine, batch=BATCH, domain=DOMAIN, action=action, decided_by="ana", lei_code=lei
+        write(
+            engine,
+            record_decision,
+            batch=BATCH,
+            domain=DOMAIN,
+            action=action,
+            decided_by="ana",
+            lei_code=lei,
         )
-    return domain_state(domain_history(engine, BATCH, DOMAIN), list(CANDIDATES))
+    return domain_state(read(engine, domain_history, BATCH, DOMAIN), list(CANDIDATES))
 
 
 @pytest.mark.parametrize(
@@ -261,7 +276,7 @@ def test_a_log_written_by_the_earlier_code_keeps_its_meaning(three, log, status,
     ]
     with three.begin() as connection:
         connection.execute(insert(QaDecision), rows)
-    expected = domain_state(domain_history(three, BATCH, DOMAIN), list(CANDIDATES))
+    expected = domain_state(read(three, domain_history, BATCH, DOMAIN), list(CANDIDATES))
     assert (expected.status, expected.accepted_lei) == (status, accepted)
     assert expected.accepted_legal_name == (CANDIDATES[accepted] if accepted else None)
     assert_sql_agrees(three, expected)

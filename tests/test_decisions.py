@@ -29,11 +29,8 @@ from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
 from gleif_data.migrate import upgrade
 from gleif_data.qa_state import Action, QaStatus
-from tests.support import sample_records, write_csv, write_gleif_subset
-
-GERMAN = "39120001AX50UKJ6HG21"
-BRITISH = "2138001AVBSD1HSC6Z10"
-BAD_CHECK = "579100EKDEGDFEHDC086"
+from tests.support import BAD_CHECK, BRITISH, GERMAN, sample_records, write_csv, write_gleif_subset
+from tests.transactions import read, write
 
 
 @pytest.fixture
@@ -52,21 +49,28 @@ def batch(engine, tmp_path):
 
 
 def decide(engine, domain, action, lei=None, who="ana", note=None):
-    return record_decision(
-        engine, batch="b1", domain=domain, action=action, decided_by=who, lei_code=lei, note=note
+    return write(
+        engine,
+        record_decision,
+        batch="b1",
+        domain=domain,
+        action=action,
+        decided_by=who,
+        lei_code=lei,
+        note=note,
     )
 
 
 def state(engine, domain):
     """The domain's state by the rule, from its history and its candidates."""
     leis = {"two.co.uk": [BRITISH, GERMAN], "microfinance.de": [GERMAN], "clean.co.uk": [BRITISH]}
-    return domain_state(domain_history(engine, "b1", domain), leis.get(domain, []))
+    return domain_state(read(engine, domain_history, "b1", domain), leis.get(domain, []))
 
 
 def test_the_history_keeps_every_decision_and_the_rule_replays_it(batch):
     decide(batch, "two.co.uk", Action.REJECT, GERMAN, note="wrong company")
     decide(batch, "two.co.uk", Action.ACCEPT, BRITISH, who="bo")
-    history = domain_history(batch, "b1", "two.co.uk")
+    history = read(batch, domain_history, "b1", "two.co.uk")
     assert [(h.action, h.lei_code, h.decided_by) for h in history] == [
         (Action.REJECT, GERMAN, "ana"),
         (Action.ACCEPT, BRITISH, "bo"),
@@ -79,7 +83,7 @@ def test_the_history_keeps_every_decision_and_the_rule_replays_it(batch):
     decide(batch, "two.co.uk", Action.RESET)
     now = state(batch, "two.co.uk")
     assert (now.status, now.accepted_lei, now.latest) == (QaStatus.UNDECIDED, None, None)
-    assert len(domain_history(batch, "b1", "two.co.uk")) == 3
+    assert len(read(batch, domain_history, "b1", "two.co.uk")) == 3
 
 
 @pytest.mark.parametrize(
@@ -127,7 +131,7 @@ def test_two_analysts_deciding_at_once_lose_nothing(batch):
         assert not thread.is_alive(), "an analyst's decisions still running after 120 s"
     other.dispose()
     assert errors == []
-    history = domain_history(batch, "b1", "two.co.uk")
+    history = read(batch, domain_history, "b1", "two.co.uk")
     assert sorted(h.decided_by for h in history) == ["ana"] * 15 + ["bo"] * 15
     assert [h.id for h in history] == sorted(h.id for h in history)
     assert state(batch, "two.co.uk").latest == history[-1]
@@ -138,7 +142,7 @@ def test_qa_status_filters_domains(batch):
     decide(batch, "nothing.org", Action.NO_MATCH)
     decide(batch, "bad.ar", Action.REJECT, BAD_CHECK)
     decide(batch, "two.co.uk", Action.REJECT, GERMAN)
-    counts = {s: count_domains(batch, "b1", DomainFilter(qa_status=s)) for s in QaStatus}
+    counts = {s: read(batch, count_domains, "b1", DomainFilter(qa_status=s)) for s in QaStatus}
     assert counts == {
         QaStatus.UNDECIDED: 1,
         QaStatus.IN_REVIEW: 1,
@@ -151,8 +155,9 @@ def test_qa_status_filters_domains(batch):
 def test_a_decision_finds_the_domain_in_any_case_and_names_it_as_stored(batch):
     with batch.begin() as connection:  # a legacy row: imports store names in lower case
         connection.execute(text("INSERT INTO domains (domain, batch_id) VALUES ('Shop.DE', 'b2')"))
-    made = record_decision(
+    made = write(
         batch,
+        record_decision,
         batch="b2",
         domain=" shop.de ",
         action=Action.ACCEPT,
@@ -178,8 +183,9 @@ def test_a_domain_stored_twice_takes_a_decision_on_either_rows_candidate(batch, 
             ),
             {"lei": BRITISH},
         )
-    made = record_decision(
+    made = write(
         batch,
+        record_decision,
         batch="b3",
         domain="twice.com",
         action=Action.REJECT,
@@ -203,7 +209,7 @@ def test_bulk_accept_takes_single_unflagged_undecided_domains_only(batch):
     # microfinance.de has a shared LEI (two.co.uk lists it too); bad.ar fails its check;
     # two.co.uk is ambiguous; nothing.org has no candidate: only clean.co.uk is clean...
     # ...but clean.co.uk shares its LEI with two.co.uk. So none is clean at first.
-    assert count_bulk_accept(batch, "b1", DomainFilter()) == 0
+    assert read(batch, count_bulk_accept, "b1", DomainFilter()) == 0
     decide(batch, "two.co.uk", Action.NO_MATCH)
     with batch.begin() as connection:
         connection.execute(
@@ -218,21 +224,21 @@ def test_bulk_accept_takes_single_unflagged_undecided_domains_only(batch):
             ),
             {"lei": GERMAN},
         )
-    assert count_bulk_accept(batch, "b1", DomainFilter()) == 2
-    assert count_bulk_accept(batch, "b1", DomainFilter(domain_contains="clean")) == 1
-    done = bulk_accept(batch, "b1", DomainFilter(), decided_by="ana")
+    assert read(batch, count_bulk_accept, "b1", DomainFilter()) == 2
+    assert read(batch, count_bulk_accept, "b1", DomainFilter(domain_contains="clean")) == 1
+    done = write(batch, bulk_accept, "b1", DomainFilter(), decided_by="ana")
     assert [(domain, lei) for domain, lei, _ in done.accepted] == [
         ("clean.co.uk", BRITISH),
         ("microfinance.de", GERMAN),
     ]
     accepted = [
-        h for d in ("clean.co.uk", "microfinance.de") for h in domain_history(batch, "b1", d)
+        h for d in ("clean.co.uk", "microfinance.de") for h in read(batch, domain_history, "b1", d)
     ]
     assert [(h.action, h.decided_by, h.bulk_id) for h in accepted] == [
         (Action.ACCEPT, "ana", done.bulk_id)
     ] * 2
     assert {h.lei_code for h in accepted} == {BRITISH, GERMAN}
-    assert count_bulk_accept(batch, "b1", DomainFilter()) == 0
+    assert read(batch, count_bulk_accept, "b1", DomainFilter()) == 0
 
 
 @pytest.fixture
@@ -255,41 +261,50 @@ def clean(engine, tmp_path):
 
 def test_bulk_accept_with_a_minimum_name_score_lists_what_it_accepted(clean):
     engine, sites = clean
-    assert count_bulk_accept(engine, "c1", DomainFilter()) == 4
-    assert count_bulk_accept(engine, "c1", DomainFilter(), min_name_score=40) == 3
-    assert count_bulk_accept(engine, "c1", DomainFilter(), min_name_score=101) == 0
-    done = bulk_accept(engine, "c1", DomainFilter(), decided_by="ana", min_name_score=70)
+    assert read(engine, count_bulk_accept, "c1", DomainFilter()) == 4
+    assert read(engine, count_bulk_accept, "c1", DomainFilter(), min_name_score=40) == 3
+    assert read(engine, count_bulk_accept, "c1", DomainFilter(), min_name_score=101) == 0
+    done = write(engine, bulk_accept, "c1", DomainFilter(), decided_by="ana", min_name_score=70)
     assert done == BulkAccept(done.bulk_id, [(d, *sites[d]) for d in ("site2.com", "site3.com")])
-    assert bulk_accept_result(engine, "c1", done.bulk_id) == done
-    again = bulk_accept(engine, "c1", DomainFilter(), decided_by="bo")
+    assert read(engine, bulk_accept_result, "c1", done.bulk_id) == done
+    again = write(engine, bulk_accept, "c1", DomainFilter(), decided_by="bo")
     assert again.bulk_id > done.bulk_id
     assert [d for d, _, _ in again.accepted] == ["site0.com", "site1.com"]
-    assert bulk_accept(engine, "c1", DomainFilter(), decided_by="bo").accepted == []
-    listed = [(b.bulk_id, b.decided_by, b.accepted, b.in_force) for b in bulk_accepts(engine, "c1")]
+    assert write(engine, bulk_accept, "c1", DomainFilter(), decided_by="bo").accepted == []
+    listed = [
+        (b.bulk_id, b.decided_by, b.accepted, b.in_force) for b in read(engine, bulk_accepts, "c1")
+    ]
     assert listed == [(again.bulk_id, "bo", 2, 2), (done.bulk_id, "ana", 2, 2)]
 
 
 def test_undo_withdraws_only_the_acceptances_that_still_stand(clean):
     engine, sites = clean
-    done = bulk_accept(engine, "c1", DomainFilter(), decided_by="ana")
+    done = write(engine, bulk_accept, "c1", DomainFilter(), decided_by="ana")
     assert len(done.accepted) == 4
     lei = {domain: code for domain, (code, _) in sites.items()}
 
     def by_hand(domain, action, code=None):
-        record_decision(
-            engine, batch="c1", domain=domain, action=action, decided_by="bo", lei_code=code
+        write(
+            engine,
+            record_decision,
+            batch="c1",
+            domain=domain,
+            action=action,
+            decided_by="bo",
+            lei_code=code,
         )
 
     by_hand("site0.com", Action.REJECT, lei["site0.com"])
     by_hand("site1.com", Action.ACCEPT, lei["site1.com"])
     by_hand("site2.com", Action.NO_MATCH)
 
-    [summary] = bulk_accepts(engine, "c1")
+    [summary] = read(engine, bulk_accepts, "c1")
     assert (summary.accepted, summary.in_force) == (4, 1), "site3.com only"
-    assert undo_bulk_accept(engine, "c1", done.bulk_id, decided_by="cy") == 1
-    assert undo_bulk_accept(engine, "c1", done.bulk_id, decided_by="cy") == 0
+    assert write(engine, undo_bulk_accept, "c1", done.bulk_id, decided_by="cy") == 1
+    assert write(engine, undo_bulk_accept, "c1", done.bulk_id, decided_by="cy") == 0
     states = {
-        d: domain_state(domain_history(engine, "c1", d), [lei[d]]).status for d in sorted(sites)
+        d: domain_state(read(engine, domain_history, "c1", d), [lei[d]]).status
+        for d in sorted(sites)
     }
     assert states == {
         "site0.com": QaStatus.REJECTED,  # decided by hand since: left alone
@@ -297,21 +312,21 @@ def test_undo_withdraws_only_the_acceptances_that_still_stand(clean):
         "site2.com": QaStatus.NO_MATCH,
         "site3.com": QaStatus.UNDECIDED,  # withdrawn
     }
-    history = domain_history(engine, "c1", "site3.com")
+    history = read(engine, domain_history, "c1", "site3.com")
     assert [(h.action, h.decided_by, h.bulk_id) for h in history] == [
         (Action.ACCEPT, "ana", done.bulk_id),
         (Action.WITHDRAW, "cy", None),
     ]
-    assert [(b.accepted, b.in_force) for b in bulk_accepts(engine, "c1")] == [(4, 0)]
+    assert [(b.accepted, b.in_force) for b in read(engine, bulk_accepts, "c1")] == [(4, 0)]
     with pytest.raises(GleifDataError, match="no bulk accept 999"):
-        undo_bulk_accept(engine, "c1", 999, decided_by="cy")
+        write(engine, undo_bulk_accept, "c1", 999, decided_by="cy")
 
 
 def test_decisions_move_between_databases(batch, tmp_path):
     decide(batch, "two.co.uk", Action.REJECT, GERMAN, note='a "quoted", note; with commas')
     decide(batch, "two.co.uk", Action.ACCEPT, BRITISH, who="bo")
     out = io.StringIO()
-    assert export_decisions(batch, out, batch="b1") == 2
+    assert read(batch, export_decisions, out, batch="b1") == 2
     path = tmp_path / "decisions.csv"
     path.write_text(out.getvalue(), encoding="utf-8")
 
@@ -319,8 +334,8 @@ def test_decisions_move_between_databases(batch, tmp_path):
     upgrade(other)
     assert import_decisions(other, path) == (2, 0)
     assert import_decisions(other, path) == (0, 2)
-    copied = domain_history(other, "b1", "two.co.uk")
-    original = domain_history(batch, "b1", "two.co.uk")
+    copied = read(other, domain_history, "b1", "two.co.uk")
+    original = read(batch, domain_history, "b1", "two.co.uk")
     assert [(h.action, h.lei_code, h.note, h.decided_by, h.decided_at) for h in copied] == [
         (h.action, h.lei_code, h.note, h.decided_by, h.decided_at) for h in original
     ]
@@ -339,15 +354,15 @@ def test_a_decisions_file_exported_before_bulk_ids_still_imports(batch, tmp_path
     assert import_decisions(batch, path) == (2, 0)
     now = state(batch, "two.co.uk")
     assert (now.status, now.accepted_lei) == (QaStatus.ACCEPTED, GERMAN)
-    assert [h.bulk_id for h in domain_history(batch, "b1", "two.co.uk")] == [None, None]
+    assert [h.bulk_id for h in read(batch, domain_history, "b1", "two.co.uk")] == [None, None]
 
 
 def test_bulk_ids_travel_with_the_decisions_and_are_numbered_anew(clean, tmp_path):
     engine, _ = clean
-    first = bulk_accept(engine, "c1", DomainFilter(), decided_by="ana", min_name_score=70)
-    bulk_accept(engine, "c1", DomainFilter(), decided_by="bo")
+    first = write(engine, bulk_accept, "c1", DomainFilter(), decided_by="ana", min_name_score=70)
+    write(engine, bulk_accept, "c1", DomainFilter(), decided_by="bo")
     out = io.StringIO()
-    assert export_decisions(engine, out, batch="c1") == 4
+    assert read(engine, export_decisions, out, batch="c1") == 4
     lines = out.getvalue().splitlines()
     assert lines[0].endswith(",decided_at,bulk_id")
     assert lines[1].endswith(f",{first.bulk_id}")
@@ -364,7 +379,9 @@ def test_bulk_ids_travel_with_the_decisions_and_are_numbered_anew(clean, tmp_pat
             )
         )
     assert import_decisions(other, path) == (4, 0)
-    groups = {d: domain_history(other, "c1", d)[0].bulk_id for d in ("site0.com", "site2.com")}
+    groups = {
+        d: read(other, domain_history, "c1", d)[0].bulk_id for d in ("site0.com", "site2.com")
+    }
     assert groups == {"site2.com": 3, "site0.com": 4}
-    assert [(b.bulk_id, b.accepted) for b in bulk_accepts(other, "c1")] == [(4, 2), (3, 2)]
+    assert [(b.bulk_id, b.accepted) for b in read(other, bulk_accepts, "c1")] == [(4, 2), (3, 2)]
     other.dispose()

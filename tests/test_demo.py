@@ -9,26 +9,20 @@ from gleif_data.export import ExportLayout, ExportOptions, export_bytes
 from gleif_data.lei import has_valid_check_digits
 from gleif_data.migrate import upgrade
 from gleif_data.queries import list_batches
-
-
-def table_dump(engine):
-    with engine.connect() as connection:
-        return [
-            connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()
-            for table in ("domains", "gleif_candidates", "lei_records")
-        ]
+from tests.support import data_rows
+from tests.transactions import read
 
 
 def test_the_demo_has_what_qa_needs_and_loading_it_again_changes_nothing(engine):
     report = load_demo(engine)
     assert report.created == list(DEMO_BATCHES)
-    before = table_dump(engine)
+    before = data_rows(engine)
 
     again = load_demo(engine)
     assert again.created == []
-    assert table_dump(engine) == before
+    assert data_rows(engine) == before
 
-    sizes = {s.batch: s.domains for s in list_batches(engine)}
+    sizes = {s.batch: s.domains for s in read(engine, list_batches)}
     assert sizes == DEMO_BATCHES
     assert max(sizes.values()) >= 5000
     with engine.connect() as connection:

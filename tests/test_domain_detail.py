@@ -10,9 +10,9 @@ from gleif_data.domain_detail import find_domain, suggest_domains
 from gleif_data.export import ExportLayout, ExportOptions, export_bytes
 from gleif_data.filters import DomainFilter
 from gleif_data.models import Domain, GleifCandidate
+from tests.support import ACME, ZETA
+from tests.transactions import read
 
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
 OTHER = "579100EKDEGDFEHDC086"
 
 
@@ -56,7 +56,7 @@ def legacy(engine):
     "typed", ["Acme.COM", "acme.com", "  ACME.com ", "https://Acme.COM/about?x=1", "acme.com."]
 )
 def test_a_stored_mixed_case_domain_is_found_however_it_is_typed(legacy, typed):
-    detail = find_domain(legacy, "b1", typed)
+    detail = read(legacy, find_domain, "b1", typed)
     assert detail is not None
     assert detail.domain == "Acme.COM", "decisions and the export name the stored spelling"
     assert [c.lei_code for c in detail.candidates] == [ACME]
@@ -64,7 +64,7 @@ def test_a_stored_mixed_case_domain_is_found_however_it_is_typed(legacy, typed):
 
 
 def test_a_domain_stored_twice_shows_the_candidates_of_every_row_as_the_export_does(legacy):
-    detail = find_domain(legacy, "b1", "DUP.de")
+    detail = read(legacy, find_domain, "b1", "DUP.de")
     assert detail.domain == "dup.de"
     assert detail.domain_ids == [2, 4]
     assert detail.stored_times == 2
@@ -82,48 +82,48 @@ def test_a_domain_stored_twice_shows_the_candidates_of_every_row_as_the_export_d
 def test_the_exact_spelling_wins_and_other_spellings_are_named(legacy):
     with legacy.begin() as connection:
         connection.execute(insert(Domain).values(id=10, domain="ACME.com", batch_id="b1"))
-    assert find_domain(legacy, "b1", "ACME.com").domain == "ACME.com"
-    assert find_domain(legacy, "b1", "Acme.COM").domain == "Acme.COM"
+    assert read(legacy, find_domain, "b1", "ACME.com").domain == "ACME.com"
+    assert read(legacy, find_domain, "b1", "Acme.COM").domain == "Acme.COM"
     # Neither the text nor its normal form is stored: the case fold finds both, first row first.
-    folded = find_domain(legacy, "b1", "acme.com")
+    folded = read(legacy, find_domain, "b1", "acme.com")
     assert folded.domain == "Acme.COM"
     assert folded.other_spellings == ["ACME.com"]
     with legacy.begin() as connection:
         connection.execute(insert(Domain).values(id=11, domain="acme.com", batch_id="b1"))
-    assert find_domain(legacy, "b1", "ACME.COM").domain == "acme.com", "the normal form wins"
+    assert read(legacy, find_domain, "b1", "ACME.COM").domain == "acme.com", "the normal form wins"
 
 
 def test_a_pasted_url_finds_its_host(legacy):
-    detail = find_domain(legacy, "b1", "https://www.Zeta.com/about")
+    detail = read(legacy, find_domain, "b1", "https://www.Zeta.com/about")
     assert detail.domain == "www.zeta.com"
-    assert find_domain(legacy, "b1", "http://user:pw@shop.acme.co.uk:8080/x").country == "GB"
+    assert read(legacy, find_domain, "b1", "http://user:pw@shop.acme.co.uk:8080/x").country == "GB"
 
 
 @pytest.mark.parametrize("typed", ["", "   ", "acme", "nowhere.com", "acme.com\x00", "%"])
 def test_what_names_no_domain_of_the_batch_finds_nothing(legacy, typed):
-    assert find_domain(legacy, "b1", typed) is None
+    assert read(legacy, find_domain, "b1", typed) is None
 
 
 def test_a_domain_of_another_batch_is_not_found(legacy):
-    assert find_domain(legacy, "b2", "Acme.COM").domain == "acme.com"
-    assert find_domain(legacy, "b3", "acme.com") is None
+    assert read(legacy, find_domain, "b2", "Acme.COM").domain == "acme.com"
+    assert read(legacy, find_domain, "b3", "acme.com") is None
 
 
 def test_suggestions_contain_the_text_earliest_and_shortest_first(legacy):
-    assert suggest_domains(legacy, "b1", "ACME") == [
+    assert read(legacy, suggest_domains, "b1", "ACME") == [
         "Acme.COM",
         "100%_acme.org",
         "shop.acme.co.uk",
     ]
-    assert suggest_domains(legacy, "b1", "acme", limit=2) == ["Acme.COM", "100%_acme.org"]
+    assert read(legacy, suggest_domains, "b1", "acme", limit=2) == ["Acme.COM", "100%_acme.org"]
 
 
 def test_suggestions_list_a_domain_stored_twice_once(legacy):
-    assert suggest_domains(legacy, "b1", "dup") == ["dup.de"]
+    assert read(legacy, suggest_domains, "b1", "dup") == ["dup.de"]
 
 
 def test_suggestions_for_a_pasted_url_look_for_its_host_without_www(legacy):
-    assert suggest_domains(legacy, "b1", "https://www.Zeta.com/contact") == [
+    assert read(legacy, suggest_domains, "b1", "https://www.Zeta.com/contact") == [
         "zeta.com",
         "www.zeta.com",
     ]
@@ -131,17 +131,17 @@ def test_suggestions_for_a_pasted_url_look_for_its_host_without_www(legacy):
 
 @pytest.mark.parametrize("typed", ["%", "_", "%_"])
 def test_wildcards_in_suggestions_are_literal_characters(legacy, typed):
-    assert suggest_domains(legacy, "b1", typed) == ["100%_acme.org"]
+    assert read(legacy, suggest_domains, "b1", typed) == ["100%_acme.org"]
 
 
 @pytest.mark.parametrize("typed", ["", "  ", "a\x00"])
 def test_no_text_suggests_nothing(legacy, typed):
-    assert suggest_domains(legacy, "b1", typed) == []
+    assert read(legacy, suggest_domains, "b1", typed) == []
 
 
 def test_an_internationalised_domain_is_found_and_suggested_from_its_ace_spelling(legacy):
     with legacy.begin() as connection:
         connection.execute(insert(Domain).values(id=20, domain="bücher.de", batch_id="b1"))
-    assert find_domain(legacy, "b1", "https://XN--BCHER-KVA.de/shop").domain == "bücher.de"
-    assert suggest_domains(legacy, "b1", "xn--bcher-kva") == ["bücher.de"]
-    assert suggest_domains(legacy, "b1", "BÜCHER") == ["bücher.de"]
+    assert read(legacy, find_domain, "b1", "https://XN--BCHER-KVA.de/shop").domain == "bücher.de"
+    assert read(legacy, suggest_domains, "b1", "xn--bcher-kva") == ["bücher.de"]
+    assert read(legacy, suggest_domains, "b1", "BÜCHER") == ["bücher.de"]

@@ -10,11 +10,9 @@ from gleif_data.decisions import domain_history
 from gleif_data.export import ExportLayout, ExportOptions, export_bytes
 from gleif_data.import_batch import import_batch
 from gleif_data.models import Domain, GleifCandidate
-from tests.support import write_csv
-from tests.test_app import app, url_of
+from tests.support import ACME, ZETA, app, url_of, write_csv
+from tests.transactions import read
 
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
 OTHER = "579100EKDEGDFEHDC086"
 
 
@@ -98,7 +96,7 @@ def test_a_legacy_mixed_case_domain_is_found_and_decided_under_its_stored_name(
     at.text_input(key="analyst").input("Ana").run()
     buttons(at, "Accept")[0].click().run()
     assert not at.exception
-    assert [h.domain for h in domain_history(batch, "alpha", "Legacy.COM")] == ["Legacy.COM"]
+    assert [h.domain for h in read(batch, domain_history, "alpha", "Legacy.COM")] == ["Legacy.COM"]
     exported = export_bytes(batch, "alpha", ExportOptions(with_qa=True)).decode()
     row = next(r for r in csv.DictReader(io.StringIO(exported)) if r["domain"] == "Legacy.COM")
     assert (row["qa_status"], row["accepted_lei"]) == ("accepted", ZETA)
@@ -146,7 +144,7 @@ def test_accepting_one_candidate_and_rejecting_another_keeps_the_acceptance(batc
     assert state_line(at).startswith(":material/block: **QA:** No match")
     buttons(at, "Reset")[0].click().run()
     assert state_line(at) == ":material/pending: **QA:** Undecided"
-    actions = [h.action.value for h in domain_history(batch, "alpha", "three.de")]
+    actions = [h.action.value for h in read(batch, domain_history, "alpha", "three.de")]
     assert actions == ["accept", "reject", "no_match", "reset"]
 
 
@@ -168,7 +166,7 @@ def test_without_a_name_no_decision_can_be_made(batch, monkeypatch):
     assert any(c.value == "Decisions need your name: type it above." for c in at.caption)
     at.text_input(key="analyst").input("   ").run()
     assert all(b.disabled for b in buttons(at, "Accept"))
-    assert domain_history(batch, "alpha", "three.de") == []
+    assert read(batch, domain_history, "alpha", "three.de") == []
 
 
 def test_the_name_is_kept_for_the_session_and_can_be_changed(batch, monkeypatch):
@@ -180,7 +178,7 @@ def test_the_name_is_kept_for_the_session_and_can_be_changed(batch, monkeypatch)
     buttons(at, "Change name")[0].click().run()
     at.text_input(key="analyst").input("Bo").run()
     buttons(at, "Accept")[0].click().run()
-    assert [h.decided_by for h in domain_history(batch, "alpha", "site001.com")] == ["Bo"]
+    assert [h.decided_by for h in read(batch, domain_history, "alpha", "site001.com")] == ["Bo"]
 
 
 def test_a_broken_schema_shows_the_apps_own_panel_without_details(batch, monkeypatch):

@@ -7,10 +7,8 @@ import pytest
 from gleif_data.explore import Cursor, SortOrder, count_before, count_domains, explore_page
 from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
-from tests.support import write_csv
-
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
+from tests.support import ACME, ZETA, write_csv
+from tests.transactions import read
 
 
 @pytest.fixture
@@ -30,7 +28,7 @@ def walk(engine, sort, filters=None, size=5):
     filters = filters or DomainFilter()
     pages, after = [], None
     while True:
-        page = explore_page(engine, "b1", filters, sort=sort, after=after, size=size)
+        page = read(engine, explore_page, "b1", filters, sort=sort, after=after, size=size)
         pages.append(page)
         if page.next_after is None:
             return pages
@@ -55,8 +53,14 @@ def test_every_domain_appears_once_in_the_sort_order(batch, sort):
 def test_previous_pages_are_the_pages_walked_forward(batch, sort):
     pages = walk(batch, sort)
     for earlier, later in itertools.pairwise(pages):
-        back = explore_page(
-            batch, "b1", DomainFilter(), sort=sort, before=later.previous_before, size=5
+        back = read(
+            batch,
+            explore_page,
+            "b1",
+            DomainFilter(),
+            sort=sort,
+            before=later.previous_before,
+            size=5,
         )
         assert back.rows == earlier.rows
 
@@ -64,7 +68,7 @@ def test_previous_pages_are_the_pages_walked_forward(batch, sort):
 @pytest.mark.parametrize("sort", list(SortOrder))
 def test_the_last_page_holds_the_final_rows_and_pages_back_to_the_first(batch, sort):
     forward = [row for page in walk(batch, sort) for row in page.rows]
-    last = explore_page(batch, "b1", DomainFilter(), sort=sort, last=True, size=5)
+    last = read(batch, explore_page, "b1", DomainFilter(), sort=sort, last=True, size=5)
     assert last.rows == forward[-5:]
     assert last.next_after is None
     backward, page = [], last
@@ -72,8 +76,14 @@ def test_the_last_page_holds_the_final_rows_and_pages_back_to_the_first(batch, s
         backward[:0] = page.rows
         if page.previous_before is None:
             break
-        page = explore_page(
-            batch, "b1", DomainFilter(), sort=sort, before=page.previous_before, size=5
+        page = read(
+            batch,
+            explore_page,
+            "b1",
+            DomainFilter(),
+            sort=sort,
+            before=page.previous_before,
+            size=5,
         )
     assert backward == forward
 
@@ -87,12 +97,12 @@ def test_count_before_is_the_row_offset_of_each_page(batch, sort, filters):
     offset = 0
     for page in walk(batch, sort, filters):
         assert page.first is not None
-        assert count_before(batch, "b1", filters, sort=sort, position=page.first) == offset
+        assert read(batch, count_before, "b1", filters, sort=sort, position=page.first) == offset
         offset += len(page.rows)
-    last = explore_page(batch, "b1", filters, sort=sort, last=True, size=5)
+    last = read(batch, explore_page, "b1", filters, sort=sort, last=True, size=5)
     assert last.first is not None
-    position = count_before(batch, "b1", filters, sort=sort, position=last.first)
-    assert position == count_domains(batch, "b1", filters) - 5
+    position = read(batch, count_before, "b1", filters, sort=sort, position=last.first)
+    assert position == read(batch, count_domains, "b1", filters) - 5
 
 
 def test_rows_list_their_candidates_in_the_matching_order(batch):
@@ -108,7 +118,7 @@ def test_filters_apply_while_paging(batch):
     filters = DomainFilter(min_candidates=2)
     rows = [row for page in walk(batch, SortOrder.DOMAIN, filters) for row in page.rows]
     assert all(row.candidate_count == 2 for row in rows)
-    assert len(rows) == count_domains(batch, "b1", filters) == 12
+    assert len(rows) == read(batch, count_domains, "b1", filters) == 12
 
 
 def test_a_cursor_survives_the_url_and_garbage_does_not():

@@ -23,10 +23,8 @@ from gleif_data.export import (
 )
 from gleif_data.filters import DomainFilter
 from gleif_data.import_batch import import_batch
-from tests.support import sample_records, write_csv
-
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
+from tests.support import ACME, ZETA, sample_records, write_csv
+from tests.transactions import read
 
 
 def export_text(engine, batch="b1", **options):
@@ -144,7 +142,9 @@ def test_filters_select_domains_with_literal_wildcards_and_any_case(
     import_batch(engine, write_csv(tmp_path / "f.csv", rows), "b1")
     exported = parsed(export_text(engine, filters=filters))
     assert [row[0] for row in exported[1:]] == expected_domains
-    assert count_export_rows(engine, "b1", ExportOptions(filters=filters)) == len(expected_domains)
+    assert read(engine, count_export_rows, "b1", ExportOptions(filters=filters)) == len(
+        expected_domains
+    )
 
 
 def test_a_selected_domain_lists_all_its_candidates(engine, tmp_path):
@@ -297,7 +297,9 @@ def test_a_preview_is_the_first_rows_of_the_export(engine, tmp_path, layout, fil
     with engine.connect() as connection:
         everything = connection.execute(export_query(engine.dialect.name, "b1", options)).all()
     assert everything
-    assert preview_rows(engine, "b1", options, limit=7) == [tuple(row) for row in everything[:7]]
+    assert read(engine, preview_rows, "b1", options, limit=7) == [
+        tuple(row) for row in everything[:7]
+    ]
 
 
 # Values a legacy database may hold that CSV text could blur: NULL beside an empty string and

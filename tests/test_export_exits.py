@@ -28,7 +28,7 @@ from sqlalchemy import Engine, text
 from gleif_data.errors import GleifDataError
 from gleif_data.export import ExportFormat, ExportLayout, ExportOptions, write_export
 from tests.big_batch import seed_wide_batch
-from tests.conftest import TABLES, database_env
+from tests.conftest import database_env, empty_tables
 
 FORMATS = ("csv", "json", "xlsx", "parquet")
 RUN_SECONDS = 120  # one export of the batch takes a few seconds; a hang fails at this bound
@@ -99,14 +99,11 @@ def test_twenty_closed_pipes_under_the_parquet_export_never_crash_or_hang(postgr
 @contextlib.contextmanager
 def _emptied(engine: Engine) -> Iterator[None]:
     """The shared PostgreSQL test database, empty before and after."""
-    empty = text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
-    with engine.begin() as connection:
-        connection.execute(empty)
+    empty_tables(engine)
     try:
         yield
     finally:
-        with engine.begin() as connection:
-            connection.execute(empty)
+        empty_tables(engine)
 
 
 @pytest.mark.parametrize("export_format", FORMATS)

@@ -2,8 +2,6 @@
 
 import os
 import stat
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -14,20 +12,8 @@ from gleif_data.fields import ViewError
 from gleif_data.filters import FILTER_FIELDS, DomainFilter
 from gleif_data.http_export import export_routes
 from gleif_data.import_batch import import_batch
-from tests.conftest import database_env
-from tests.support import write_csv
-
-ACME = "5493001KJTIIGC8Y1R12"
-
-
-def run(engine, *args, timeout=120, **kwargs):
-    options = {"capture_output": True, "check": False, **kwargs}
-    return subprocess.run(
-        [sys.executable, "-m", "gleif_data", *args],
-        env=database_env(engine),
-        timeout=timeout,
-        **options,
-    )
+from tests.support import ACME, app, url_of, write_csv
+from tests.support import run_cli as run
 
 
 @pytest.fixture
@@ -171,17 +157,7 @@ def test_decisions_export_of_an_unknown_batch_fails(batch, tmp_path):
 
 
 def test_the_explore_page_warns_naming_the_field(batch, monkeypatch):
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
-    from gleif_data.config import PROJECT_DIR
-
-    monkeypatch.setenv("DATABASE_URL", batch.url.render_as_string(hide_password=False))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
-    at.run()
-    at.switch_page("pages/explore.py").run()
+    at = app(monkeypatch, url_of(batch), "pages/explore.py")
     at.text_input(key="min_candidates").input("2147483648").run()
     assert not at.exception
     assert not at.error

@@ -11,11 +11,8 @@ from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
 from gleif_data.names import name_score
 from gleif_data.qa_state import Action
-from tests.support import write_csv, write_gleif_subset
-
-GERMAN = "39120001AX50UKJ6HG21"  # DE, ISSUED, ACTIVE
-BRITISH = "2138001AVBSD1HSC6Z10"  # GB, ISSUED, ACTIVE
-BAD_CHECK = "579100EKDEGDFEHDC086"  # ANNULLED, entity status NULL
+from tests.support import BAD_CHECK, BRITISH, GERMAN, write_csv, write_gleif_subset
+from tests.transactions import write
 
 
 @pytest.fixture
@@ -28,24 +25,31 @@ def decided(engine, tmp_path):
     ]
     import_batch(engine, write_csv(tmp_path / "b.csv", rows), "b1")
     import_gleif(engine, write_gleif_subset(tmp_path / "g.csv", [GERMAN, BRITISH, BAD_CHECK]))
-    record_decision(
+    write(
         engine,
+        record_decision,
         batch="b1",
         domain="matthey.co.uk",
         action=Action.REJECT,
         decided_by="ana",
         lei_code=BAD_CHECK,
     )
-    record_decision(
+    write(
         engine,
+        record_decision,
         batch="b1",
         domain="matthey.co.uk",
         action=Action.ACCEPT,
         decided_by="ana",
         lei_code=BRITISH,
     )
-    record_decision(
-        engine, batch="b1", domain="nothing.org", action=Action.NO_MATCH, decided_by="bo"
+    write(
+        engine,
+        record_decision,
+        batch="b1",
+        domain="nothing.org",
+        action=Action.NO_MATCH,
+        decided_by="bo",
     )
     return engine
 
@@ -113,16 +117,18 @@ def test_the_cli_and_the_route_add_the_same_qa_columns(decided, tmp_path):
 
 
 def test_a_match_to_another_lei_is_the_accepted_one_and_rejecting_others_keeps_it(decided):
-    record_decision(
+    write(
         decided,
+        record_decision,
         batch="b1",
         domain="nothing.org",
         action=Action.ACCEPT,
         decided_by="bo",
         lei_code=GERMAN,
     )
-    record_decision(
+    write(
         decided,
+        record_decision,
         batch="b1",
         domain="matthey.co.uk",
         action=Action.REJECT,

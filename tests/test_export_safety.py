@@ -21,10 +21,7 @@ from gleif_data.export import (
     export_bytes,
 )
 from gleif_data.import_batch import import_batch
-from tests.support import sample_records, write_csv
-
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
+from tests.support import ACME, ZETA, sample_records, write_csv
 
 texts = st.tuples(
     st.sampled_from([*FORMULA_PREFIXES, "", " ", "'", "=="]),

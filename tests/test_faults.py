@@ -20,25 +20,22 @@ import pytest
 import streamlit as st
 import uvicorn
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from streamlit.testing.v1 import AppTest
 
 from gleif_data.config import PROJECT_DIR
 from gleif_data.db import make_engine
+from gleif_data.errors import QueryTimedOut
 from gleif_data.export import ExportFormat, ExportLayout, ExportOptions, export_bytes
 from gleif_data.http_export import export_routes
 from gleif_data.import_batch import import_batch
 from gleif_data.migrate import upgrade
-from gleif_data.statement_timeout import (
-    is_statement_timeout,
-    statement_timeout_seconds,
-    timeout_engine_options,
-)
+from gleif_data.statement_timeout import statement_timeout_seconds
+from gleif_data.transactions import read_snapshot
 from tests.conftest import create_database
+from tests.support import ACME, app
 from tests.throwaway_postgres import ThrowawayPostgres
 
-ACME = "5493001KJTIIGC8Y1R12"
 CANARY = "Canary-Pw-5f3a9"  # the password in the URL; it must never be shown or logged
 # The JSON export (~20 MB) outgrows what the route buffers: its queue, one cursor fetch of
 # 10,000 rows, and the socket buffers. Long names keep the import short.
@@ -214,15 +211,9 @@ def test_the_route_aborts_a_stream_visibly_and_works_again_after_a_restart(
 
 
 def _app(url: str, page: str, monkeypatch, **env: str) -> AppTest:
-    monkeypatch.setenv("DATABASE_URL", url)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
-    at.run()
-    at.switch_page(page).run()
-    return at
+    return app(monkeypatch, url, page)
 
 
 def _texts(at: AppTest) -> str:
@@ -251,14 +242,13 @@ def test_the_dashboard_shows_its_error_panel_and_recovers_without_a_restart(
     assert CANARY not in _texts(at)
 
 
-def test_a_statement_timeout_stops_a_slow_query_with_a_recognisable_error(running):
-    url = make_engine(running).url
-    engine = make_engine(url, **timeout_engine_options(url, 0.2))
-    with pytest.raises(OperationalError) as info, engine.connect() as connection:
+def test_a_statement_timeout_stops_a_slow_query_with_a_recognisable_error(running, monkeypatch):
+    monkeypatch.setenv("GLEIF_STATEMENT_TIMEOUT", "0.2")
+    engine = make_engine(running)
+    with pytest.raises(QueryTimedOut) as info, read_snapshot(engine) as connection:
         connection.execute(text("SELECT pg_sleep(5)"))
-    assert is_statement_timeout(info.value)
     assert CANARY not in str(info.value)
-    with engine.connect() as connection:  # the pool's connection is fine afterwards
+    with read_snapshot(engine) as connection:  # the pool's connection is fine afterwards
         assert connection.execute(text("SELECT 1")).scalar_one() == 1
     engine.dispose()
 
@@ -299,10 +289,9 @@ def test_a_slow_dashboard_query_ends_with_a_friendly_message(running, small_url,
     assert not at.error  # not the "cannot reach" panel: the database is there, only slow
 
 
-def _slow_count(engine, *_args):
+def _slow_count(connection, *_args):
     """A real statement that outlasts a 1 s limit, as a count over a huge batch does."""
-    with engine.connect() as connection:
-        return connection.execute(text("SELECT 1 FROM pg_sleep(3)")).scalar_one()
+    return connection.execute(text("SELECT 1 FROM pg_sleep(3)")).scalar_one()
 
 
 def _app_whose_count_runs_out_of_time(url, page, count, monkeypatch) -> AppTest:

@@ -13,6 +13,7 @@ from gleif_data.flag_reasons import (
 )
 from gleif_data.import_batch import import_batch
 from tests.support import write_csv
+from tests.transactions import read
 
 US_CANDIDATE = CandidateDetail(
     candidate_id=1,
@@ -78,12 +79,12 @@ def test_shared_lei_names_the_other_domains_of_the_batch(engine, tmp_path):
     rows.append(["other.com", "0292001130A2Q5CDA023", "ZETA SA", "", ""])
     import_batch(engine, write_csv(tmp_path / "b.csv", rows), "b1")
     import_batch(engine, write_csv(tmp_path / "c.csv", rows[:1]), "b2")
-    first = find_domain(engine, "b1", "d0.com")
-    shared = domains_sharing_lei(engine, "b1", lei, besides=first.domain_id)
+    first = read(engine, find_domain, "b1", "d0.com")
+    shared = read(engine, domains_sharing_lei, "b1", lei, besides=first.domain_id)
     assert shared == SharedLei(domains=["d1.com", "d2.com", "d3.com"], count=5)
     assert candidate_reason("shared_lei", "d0.com", first.candidates[0], shared) == (
         "shared_lei: the LEI is also a candidate of d1.com, d2.com, d3.com and 2 more domains "
         "in this batch"
     )
-    alone = find_domain(engine, "b2", "d0.com")
-    assert domains_sharing_lei(engine, "b2", lei, besides=alone.domain_id) == SharedLei([], 0)
+    alone = read(engine, find_domain, "b2", "d0.com")
+    assert read(engine, domains_sharing_lei, "b2", lei, besides=alone.domain_id) == SharedLei([], 0)

@@ -10,14 +10,13 @@ from gleif_data.flags import CANDIDATE_FLAGS, Flag, domain_condition, domain_fla
 from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
 from gleif_data.models import Domain
-from tests.support import sample_records, write_csv, write_gleif_subset
+from tests.support import BRITISH, GERMAN, sample_records, write_csv, write_gleif_subset
+from tests.transactions import read
 
 ANNULLED_BAD_CHECK = "579100EKDEGDFEHDC086"  # AR, entity status NULL
 RETIRED = "529900QX3EUYVX04CV86"  # LU, entity status NULL
 DUPLICATE = "0292001478B3R6B8HI82"  # NG, entity status NULL
 NULL_ENTITY_ISSUED = "635400VTGLW8SE6ZFQ40"  # IE
-GERMAN = "39120001AX50UKJ6HG21"  # DE, ISSUED, ACTIVE
-BRITISH = "2138001AVBSD1HSC6Z10"  # GB, ISSUED, ACTIVE
 LU_WITH_FRENCH_HQ = "2138001IWQ81EEDCE857"  # LU, HQ FR
 NOT_IN_SAMPLE = "5493001KJTIIGC8Y1R12"  # valid check digits, absent from the reference data
 
@@ -49,7 +48,7 @@ def flagged(engine, tmp_path):
 
 
 def flagged_domains(engine, flag):
-    rows = explore_page(engine, "qa", DomainFilter(flags={flag}), size=100).rows
+    rows = read(engine, explore_page, "qa", DomainFilter(flags={flag}), size=100).rows
     return sorted(row.domain for row in rows)
 
 
@@ -79,18 +78,18 @@ def flagged_domains(engine, flag):
 )
 def test_each_flag_marks_exactly_the_domains_it_should(flagged, flag, expected):
     assert flagged_domains(flagged, flag) == expected
-    assert count_domains(flagged, "qa", DomainFilter(flags={flag})) == len(expected)
+    assert read(flagged, count_domains, "qa", DomainFilter(flags={flag})) == len(expected)
 
 
 def test_flags_combine_as_all_of(flagged):
     both = DomainFilter(flags={Flag.NOT_ISSUED, Flag.INVALID_LEI})
-    assert count_domains(flagged, "qa", both) == 1
+    assert read(flagged, count_domains, "qa", both) == 1
 
 
 def test_the_domain_view_lists_each_candidates_flags(flagged):
-    detail = find_domain(flagged, "qa", "two.com")
+    detail = read(flagged, find_domain, "qa", "two.com")
     assert [c.flags for c in detail.candidates] == [["shared_lei"], ["shared_lei"]]
-    detail = find_domain(flagged, "qa", "bad-check.ar")
+    detail = read(flagged, find_domain, "qa", "bad-check.ar")
     # The annulled record also has GLEIF's literal NULL entity status.
     assert detail.candidates[0].flags == ["invalid_lei", "not_issued", "inactive_entity"]
     assert detail.candidates[0].check_digits_valid is False
@@ -98,9 +97,9 @@ def test_the_domain_view_lists_each_candidates_flags(flagged):
 
 def test_without_reference_data_every_lei_is_unknown_never_guessed(engine, tmp_path):
     import_batch(engine, write_csv(tmp_path / "b.csv", [["acme.de", GERMAN, "X", "", ""]]), "qa")
-    assert count_domains(engine, "qa", DomainFilter(flags={Flag.UNKNOWN_LEI})) == 1
+    assert read(engine, count_domains, "qa", DomainFilter(flags={Flag.UNKNOWN_LEI})) == 1
     for flag in (Flag.NOT_ISSUED, Flag.INACTIVE_ENTITY, Flag.COUNTRY_MISMATCH):
-        assert count_domains(engine, "qa", DomainFilter(flags={flag})) == 0
+        assert read(engine, count_domains, "qa", DomainFilter(flags={flag})) == 0
 
 
 def per_domain_flags(engine, batch):

@@ -20,7 +20,8 @@ from gleif_data.filters import DomainFilter
 from gleif_data.http_export import export_routes
 from gleif_data.import_batch import import_batch
 from gleif_data.text_fold import fold_text
-from tests.support import sample_records, write_csv
+from tests.support import app, sample_records, url_of, write_csv
+from tests.transactions import read
 
 METACHARACTERS = [
     *"%_'\"\\;-*/()[]^$.|?+{}#=@\t\r\n`~!&:,<> ",
@@ -136,7 +137,7 @@ def test_library_text_filters_equal_a_python_filter(batch):
         exported = export_bytes(batch, "fuzz", ExportOptions(filters=filters, formula_guard=False))
         expected = expected_domains(field, needle)
         assert domains_of(exported) == expected
-        assert count_domains(batch, "fuzz", filters) == len(expected)
+        assert read(batch, count_domains, "fuzz", filters) == len(expected)
 
     check()
 
@@ -170,17 +171,7 @@ def test_route_text_filters_equal_a_python_filter(batch):
 
 
 def test_dashboard_text_filters_equal_a_python_filter(batch, monkeypatch):
-    import streamlit
-    from streamlit.testing.v1 import AppTest
-
-    from gleif_data.config import PROJECT_DIR
-
-    monkeypatch.setenv("DATABASE_URL", batch.url.render_as_string(hide_password=False))
-    streamlit.cache_resource.clear()
-    streamlit.cache_data.clear()
-    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
-    at.run()
-    at.switch_page("pages/explore.py").run()
+    at = app(monkeypatch, url_of(batch), "pages/explore.py")
     total = len(expected_domains("domain_contains", ""))
 
     @settings(FUZZ, max_examples=8)
@@ -211,8 +202,8 @@ def test_text_filters_fold_greek_and_turkish_letters_alike_on_both_databases(
 ):
     rows = [["greek-or-turkish.com", LEIS[0], name, "", ""], ["other.com", LEIS[1], "X", "", ""]]
     import_batch(engine, write_csv(tmp_path / "f.csv", rows), "b1")
-    assert count_domains(engine, "b1", DomainFilter(name_contains=typed)) == 1
-    assert count_domains(engine, "b1", DomainFilter(name_contains=typed.upper())) == 1
+    assert read(engine, count_domains, "b1", DomainFilter(name_contains=typed)) == 1
+    assert read(engine, count_domains, "b1", DomainFilter(name_contains=typed.upper())) == 1
 
 
 @pytest.mark.parametrize("field", ["domain_contains", "lei_contains", "name_contains"])
@@ -220,7 +211,7 @@ def test_a_nul_character_in_a_filter_matches_nothing_and_raises_nothing(batch, r
     # PostgreSQL text cannot hold NUL, so no stored value contains one; the driver refuses
     # to send it as a parameter.
     filters = DomainFilter(**{field: "a\x00"})
-    assert count_domains(batch, "fuzz", filters) == 0
+    assert read(batch, count_domains, "fuzz", filters) == 0
     http = TestClient(Starlette(routes=export_routes(lambda: batch, lambda: None)))
     response = http.get("/api/export/fuzz", params={field: "a\x00"})
     assert response.status_code == 200

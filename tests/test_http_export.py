@@ -15,10 +15,7 @@ from gleif_data.filters import DomainFilter
 from gleif_data.http_export import export_routes, max_exports_setting
 from gleif_data.import_batch import import_batch
 from gleif_data.view import export_options_from_query
-from tests.support import write_csv
-
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
+from tests.support import ACME, ZETA, write_csv
 
 
 @pytest.fixture

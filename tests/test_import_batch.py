@@ -5,7 +5,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 
 from gleif_data.domains import _normalise_fully, normalise_domain
 from gleif_data.errors import GleifDataError, InputError
@@ -13,29 +13,8 @@ from gleif_data.import_batch import import_batch
 from gleif_data.lei import has_valid_check_digits
 from gleif_data.models import Domain, GleifCandidate
 from gleif_data.queries import data_version
-from tests.support import sample_records, write_csv
-
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
-BAD_CHECK = "579100EKDEGDFEHDC086"
-
-
-def candidates(engine, batch):
-    query = text(
-        "SELECT d.domain, c.lei_code, c.legal_name, c.match_score, c.match_method"
-        " FROM domains d LEFT JOIN gleif_candidates c ON c.domain_id = d.id"
-        " WHERE d.batch_id = :batch ORDER BY d.id, c.id"
-    )
-    with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(query, {"batch": batch})]
-
-
-def snapshot(engine):
-    with engine.connect() as connection:
-        return {
-            table: connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()
-            for table in ("domains", "gleif_candidates", "lei_records")
-        }
+from tests.support import ACME, BAD_CHECK, ZETA, batch_rows, data_rows, sample_records, write_csv
+from tests.transactions import read
 
 
 def test_rows_become_domains_in_file_order_with_their_candidates_in_file_order(engine, tmp_path):
@@ -50,7 +29,7 @@ def test_rows_become_domains_in_file_order_with_their_candidates_in_file_order(e
     )
     report = import_batch(engine, path, "b1")
     assert (report.domains, report.candidates) == (3, 3)
-    assert candidates(engine, "b1") == [
+    assert batch_rows(engine, "b1") == [
         ("zeta.de", ZETA, "Zeta GmbH", 0.5, "fuzzy"),
         ("zeta.de", ACME, 'ACME; "Inc"', None, None),
         ("acme.com", ACME, 'ACME; "Inc"', 0.9, "exact"),
@@ -67,7 +46,7 @@ def test_pasted_urls_and_mixed_case_name_the_same_domain(engine, tmp_path):
         ],
     )
     import_batch(engine, path, "b1")
-    assert [row[:2] for row in candidates(engine, "b1")] == [
+    assert [row[:2] for row in batch_rows(engine, "b1")] == [
         ("www.acme.com", ACME),
         ("www.acme.com", ZETA),
     ]
@@ -80,7 +59,7 @@ def test_a_repeated_domain_and_lei_pair_is_kept_once_and_reported(engine, tmp_pa
     )
     report = import_batch(engine, path, "b1")
     assert report.duplicates_skipped == 1
-    assert [row[2] for row in candidates(engine, "b1")] == ["first"]
+    assert [row[2] for row in batch_rows(engine, "b1")] == ["first"]
 
 
 def _shuffled_file_rows(count: int, seed: int) -> list[list[str]]:
@@ -114,7 +93,7 @@ def test_a_domain_whose_rows_are_scattered_over_the_file_is_one_domain(engine, t
     rows = _shuffled_file_rows(300, seed=7)
     report = import_batch(engine, write_csv(tmp_path / "b.csv", rows), "b1")
     expected = _expected_from(rows)
-    assert [row[:2] for row in candidates(engine, "b1")] == expected
+    assert [row[:2] for row in batch_rows(engine, "b1")] == expected
     assert report.domains == len({domain for domain, _lei in expected}) == 300
     assert report.candidates == sum(lei is not None for _d, lei in expected)
     assert report.duplicates_skipped == sum(bool(row[1]) for row in rows) - report.candidates
@@ -133,12 +112,12 @@ def test_an_import_numbers_its_rows_above_every_id_before_it(engine, tmp_path):
     # never points at a new row. And the dashboard's cache key moves on.
     first = write_csv(tmp_path / "a.csv", [["acme.com", ACME, "ACME", "", ""]])
     import_batch(engine, first, "b1")
-    before, version_before = largest_ids(engine), data_version(engine)
+    before, version_before = largest_ids(engine), read(engine, data_version)
     import_batch(engine, first, "b1", replace=True)
     after = largest_ids(engine)
     assert after[0] > before[0]
     assert after[1] > before[1]
-    assert data_version(engine).generation > version_before.generation
+    assert read(engine, data_version).generation > version_before.generation
     # The sequences moved on too: a row added without an id does not collide.
     with engine.begin() as connection:
         connection.execute(insert(Domain).values(domain="later.com", batch_id="b2"))
@@ -172,7 +151,7 @@ def test_two_imports_at_once_both_land_whole(engine, tmp_path):
     for name, path in files.items():
         rows = [line.split(",")[:2] for line in path.read_text().splitlines()[1:]]
         expected = _expected_from([[d, lei] for d, lei in rows])
-        assert [row[:2] for row in candidates(engine, name)] == expected
+        assert [row[:2] for row in batch_rows(engine, name)] == expected
 
 
 def test_an_lei_with_failing_check_digits_is_imported_and_reported_invalid(engine, tmp_path):
@@ -180,7 +159,7 @@ def test_an_lei_with_failing_check_digits_is_imported_and_reported_invalid(engin
     report = import_batch(engine, path, "b1")
     assert report.invalid_leis == {BAD_CHECK}
     assert "1 LEIs fail their ISO 7064 check digits" in report.summary()
-    assert candidates(engine, "b1")[0][1] == BAD_CHECK
+    assert batch_rows(engine, "b1")[0][1] == BAD_CHECK
 
 
 def test_columns_can_be_mapped_from_other_names(engine, tmp_path):
@@ -193,7 +172,7 @@ def test_columns_can_be_mapped_from_other_names(engine, tmp_path):
         "b1",
         column_map={"domain": "Website", "lei_code": "LEI", "legal_name": "Company"},
     )
-    assert candidates(engine, "b1") == [("acme.com", ACME, "ACME", None, None)]
+    assert batch_rows(engine, "b1") == [("acme.com", ACME, "ACME", None, None)]
 
 
 def test_gzip_files_and_a_byte_order_mark_are_read(engine, tmp_path):
@@ -203,14 +182,14 @@ def test_gzip_files_and_a_byte_order_mark_are_read(engine, tmp_path):
             "\ufeffdomain,lei_code,legal_name\r\nacme.com,".encode() + ACME.encode() + b",ACME\r\n"
         )
     import_batch(engine, path, "b1")
-    assert candidates(engine, "b1") == [("acme.com", ACME, "ACME", None, None)]
+    assert batch_rows(engine, "b1") == [("acme.com", ACME, "ACME", None, None)]
 
 
 def test_a_semicolon_separated_file_as_excel_writes_it_is_read(engine, tmp_path):
     path = tmp_path / "b.csv"
     path.write_text(f'domain;lei_code;legal_name\nacme.com;{ACME};"ACME; Inc"\n', encoding="utf-8")
     import_batch(engine, path, "b1")
-    assert candidates(engine, "b1") == [("acme.com", ACME, "ACME; Inc", None, None)]
+    assert batch_rows(engine, "b1") == [("acme.com", ACME, "ACME; Inc", None, None)]
 
 
 def test_an_existing_batch_is_refused_without_replace_and_replaced_with_it(engine, tmp_path):
@@ -220,7 +199,7 @@ def test_an_existing_batch_is_refused_without_replace_and_replaced_with_it(engin
         import_batch(engine, second, "b1")
     report = import_batch(engine, second, "b1", replace=True)
     assert report.replaced_domains == 1
-    assert candidates(engine, "b1") == [("zeta.de", ZETA, "Zeta", None, None)]
+    assert batch_rows(engine, "b1") == [("zeta.de", ZETA, "Zeta", None, None)]
 
 
 def test_other_batches_are_left_alone_by_a_replace(engine, tmp_path):
@@ -231,7 +210,7 @@ def test_other_batches_are_left_alone_by_a_replace(engine, tmp_path):
     import_batch(
         engine, write_csv(tmp_path / "c.csv", [["new.de", ZETA, "Z", "", ""]]), "b1", replace=True
     )
-    assert candidates(engine, "keep") == [("acme.com", ACME, "ACME", None, None)]
+    assert batch_rows(engine, "keep") == [("acme.com", ACME, "ACME", None, None)]
 
 
 GOOD_ROW = f"acme.com,{ACME},ACME,0.9,exact\n"
@@ -291,7 +270,7 @@ def test_bad_input_names_file_and_line_and_leaves_the_database_unchanged(
     import_batch(
         engine, write_csv(tmp_path / "first.csv", [["keep.com", ACME, "K", "", ""]]), "keep"
     )
-    before = snapshot(engine)
+    before = data_rows(engine)
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
     with pytest.raises(InputError) as info:
@@ -300,7 +279,7 @@ def test_bad_input_names_file_and_line_and_leaves_the_database_unchanged(
     assert message.startswith(f"{path}:{line}: " if line else f"{path}: ")
     assert reason in message
     assert "\n" not in message
-    assert snapshot(engine) == before
+    assert data_rows(engine) == before
 
 
 def test_a_bad_row_after_many_good_ones_leaves_nothing_behind(engine, tmp_path):
@@ -310,7 +289,7 @@ def test_a_bad_row_after_many_good_ones_leaves_nothing_behind(engine, tmp_path):
     path = write_csv(tmp_path / "big.csv", rows)
     with pytest.raises(InputError, match=r":25002: "):
         import_batch(engine, path, "b1")
-    assert snapshot(engine) == {"domains": [], "gleif_candidates": [], "lei_records": []}
+    assert data_rows(engine) == {"domains": [], "gleif_candidates": [], "lei_records": []}
 
 
 def test_a_missing_file_is_reported_by_name(engine, tmp_path):
@@ -380,13 +359,13 @@ def test_the_unicode_and_ascii_spellings_of_a_domain_are_one_domain_found_by_eit
         [["bücher.de", ACME, "ACME", "", ""], ["xn--bcher-kva.de", ZETA, "Z", "", ""]],
     )
     import_batch(engine, path, "b1")
-    assert [row[:2] for row in candidates(engine, "b1")] == [
+    assert [row[:2] for row in batch_rows(engine, "b1")] == [
         ("bücher.de", ACME),
         ("bücher.de", ZETA),
     ]
     for spelling in ("bücher.de", "xn--bcher-kva.de", "XN--BCHER-KVA.DE"):
-        found = find_domain(engine, "b1", spelling)
+        found = read(engine, find_domain, "b1", spelling)
         assert found is not None
         assert [c.lei_code for c in found.candidates] == [ACME, ZETA]
-        assert count_domains(engine, "b1", DomainFilter(domain_contains=spelling)) == 1
-    assert count_domains(engine, "b1", DomainFilter(domain_contains="xn--bcher-kva")) == 1
+        assert read(engine, count_domains, "b1", DomainFilter(domain_contains=spelling)) == 1
+    assert read(engine, count_domains, "b1", DomainFilter(domain_contains="xn--bcher-kva")) == 1

@@ -44,7 +44,7 @@ from websockets.typing import Subprotocol
 
 from gleif_data.config import PROJECT_DIR
 from gleif_data.db import make_engine
-from tests.conftest import TABLES
+from tests.conftest import empty_tables
 from tests.support import RunningApp, running_app, sample_records
 
 BATCH = "load-100k"
@@ -64,15 +64,10 @@ STEP_TIMEOUT = 120
 @pytest.fixture(scope="module")
 def load_url(postgres_engine: Engine) -> Iterator[URL]:
     """The test database holding the 100,000-domain batch; emptied afterwards."""
-    _empty(postgres_engine)
+    empty_tables(postgres_engine)
     _seed(postgres_engine)
     yield postgres_engine.url
-    _empty(postgres_engine)
-
-
-def _empty(engine: Engine) -> None:
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    empty_tables(postgres_engine)
 
 
 def _seed(engine: Engine) -> None:

@@ -22,6 +22,7 @@ from gleif_data.import_batch import import_batch
 from gleif_data.migrate import alembic_config, upgrade
 from tests.conftest import _postgres_url
 from tests.support import write_csv
+from tests.transactions import read
 
 ROWS = [
     ["acme.ee", "5493001KJTIIGC8Y1R12", "ROHE OÜ", "", ""],
@@ -104,7 +105,7 @@ def _domains(csv_bytes: bytes) -> list[str]:
 def _found(engine: Engine, needle: str) -> list[str]:
     filters = DomainFilter(name_contains=needle)
     exported = _domains(export_bytes(engine, "locale", ExportOptions(filters=filters)))
-    assert count_domains(engine, "locale", filters) == len(exported)
+    assert read(engine, count_domains, "locale", filters) == len(exported)
     return exported
 
 

@@ -1,7 +1,10 @@
+import pytest
 from sqlalchemy import inspect, text
 
 from gleif_data.db import make_engine
 from gleif_data.migrate import is_up_to_date, upgrade
+from tests.support import table_rows
+from tests.transactions import read
 
 LEGACY_SCHEMA = [
     # As the legacy app created them: varchar types, an extra column, ids without defaults.
@@ -12,6 +15,17 @@ LEGACY_SCHEMA = [
     "INSERT INTO domains VALUES (7, 'acme.com', 'legacy', 'etl'), (9, 'zeta.de', 'legacy', NULL)",
     "INSERT INTO gleif_candidates VALUES (3, 7, '5493001KJTIIGC8Y1R12', 'ACME INC')",
 ]
+
+
+@pytest.fixture
+def legacy(blank_url):
+    """A database with the legacy app's two tables and a few rows, not migrated."""
+    engine = make_engine(blank_url)
+    with engine.begin() as connection:
+        for statement in LEGACY_SCHEMA:
+            connection.execute(text(statement))
+    yield engine
+    engine.dispose()
 
 
 def schema_of(engine):
@@ -28,59 +42,42 @@ def schema_of(engine):
     }
 
 
-def rows(engine, table):
-    with engine.connect() as connection:
-        return connection.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
-
-
 def test_an_empty_database_gets_the_whole_schema(blank_url):
     engine = make_engine(blank_url)
     upgrade(engine)
     tables = set(inspect(engine).get_table_names())
     assert {"domains", "gleif_candidates", "lei_records", "alembic_version"} <= tables
-    assert is_up_to_date(engine)
+    assert read(engine, is_up_to_date)
     engine.dispose()
 
 
-def test_a_legacy_database_is_upgraded_in_place_with_its_rows_untouched(blank_url):
-    engine = make_engine(blank_url)
-    with engine.begin() as connection:
-        for statement in LEGACY_SCHEMA:
-            connection.execute(text(statement))
-    domains_before, candidates_before = rows(engine, "domains"), rows(engine, "gleif_candidates")
+def test_a_legacy_database_is_upgraded_in_place_with_its_rows_untouched(legacy):
+    domains_before, candidates_before = (
+        table_rows(legacy, "domains"),
+        table_rows(legacy, "gleif_candidates"),
+    )
 
-    upgrade(engine)
+    upgrade(legacy)
 
-    assert rows(engine, "domains") == domains_before
-    assert [row[:4] for row in rows(engine, "gleif_candidates")] == candidates_before
-    columns = {c["name"]: c for c in inspect(engine).get_columns("gleif_candidates")}
+    assert table_rows(legacy, "domains") == domains_before
+    assert [row[:4] for row in table_rows(legacy, "gleif_candidates")] == candidates_before
+    columns = {c["name"]: c for c in inspect(legacy).get_columns("gleif_candidates")}
     assert {"match_score", "match_method"} <= set(columns)
-    assert "created_by" in {c["name"] for c in inspect(engine).get_columns("domains")}
-    indexes = {i["name"] for i in inspect(engine).get_indexes("gleif_candidates")}
+    assert "created_by" in {c["name"] for c in inspect(legacy).get_columns("domains")}
+    indexes = {i["name"] for i in inspect(legacy).get_indexes("gleif_candidates")}
     assert "ix_gleif_candidates_domain_id_id" in indexes
-    engine.dispose()
 
 
-def test_migrating_twice_changes_nothing(blank_url):
-    engine = make_engine(blank_url)
-    with engine.begin() as connection:
-        for statement in LEGACY_SCHEMA:
-            connection.execute(text(statement))
-    upgrade(engine)
-    schema = schema_of(engine)
-    upgrade(engine)
-    assert schema_of(engine) == schema
-    assert len(rows(engine, "domains")) == 2
-    engine.dispose()
+def test_migrating_twice_changes_nothing(legacy):
+    upgrade(legacy)
+    schema = schema_of(legacy)
+    upgrade(legacy)
+    assert schema_of(legacy) == schema
+    assert len(table_rows(legacy, "domains")) == 2
 
 
-def test_new_rows_in_a_legacy_table_get_ids_after_the_existing_ones(blank_url):
-    engine = make_engine(blank_url)
-    with engine.begin() as connection:
-        for statement in LEGACY_SCHEMA:
-            connection.execute(text(statement))
-    upgrade(engine)
-    with engine.begin() as connection:
+def test_new_rows_in_a_legacy_table_get_ids_after_the_existing_ones(legacy):
+    upgrade(legacy)
+    with legacy.begin() as connection:
         connection.execute(text("INSERT INTO domains (domain, batch_id) VALUES ('new.com', 'b')"))
-    assert [row[0] for row in rows(engine, "domains")] == [7, 9, 10]
-    engine.dispose()
+    assert [row[0] for row in table_rows(legacy, "domains")] == [7, 9, 10]

@@ -18,7 +18,7 @@ from gleif_data.filters import DomainFilter
 from gleif_data.flags import flag_counts
 from gleif_data.models import GleifCandidate
 from gleif_data.overview import histogram_query, qa_status_query, registration_status_query
-from tests.conftest import TABLES
+from tests.conftest import empty_tables
 
 OLDER, LATER = "plans-older", "plans-later"
 DOMAINS_PER_BATCH = 10_000
@@ -30,8 +30,8 @@ PAGE_CANDIDATE_ROWS = 500
 @pytest.fixture(scope="module")
 def seeded(postgres_engine: Engine) -> Iterator[Engine]:
     """Two analysed batches of 10,000 domains, 0 to 4 candidates each; emptied afterwards."""
+    empty_tables(postgres_engine)
     with postgres_engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         connection.execute(
             text(
                 "INSERT INTO domains (domain, batch_id) "
@@ -52,8 +52,7 @@ def seeded(postgres_engine: Engine) -> Iterator[Engine]:
     with postgres_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("ANALYZE domains, gleif_candidates"))
     yield postgres_engine
-    with postgres_engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    empty_tables(postgres_engine)
 
 
 def plan(engine: Engine, query: Select[Any]) -> dict[str, Any]:

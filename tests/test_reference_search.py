@@ -30,6 +30,7 @@ from gleif_data.reference_search import (
 from gleif_data.text_fold import fold_text
 from tests.support import sample_records, write_csv
 from tests.test_query_plans import nodes, plan
+from tests.transactions import read
 
 DEUTSCHE_BANK = "7LTWFZYICNSX8D621K86"
 POSTBANK = "529900TYH44YY8WYW281"
@@ -72,7 +73,7 @@ def leis(matches: list[ReferenceMatch]) -> list[str]:
 
 
 def test_the_exact_legal_name_comes_first_with_score_100(reference):
-    found = search_reference(reference, "DEUTSCHE BANK AKTIENGESELLSCHAFT")
+    found = read(reference, search_reference, "DEUTSCHE BANK AKTIENGESELLSCHAFT")
     assert found[0] == ReferenceMatch(
         lei=DEUTSCHE_BANK,
         legal_name="DEUTSCHE BANK AKTIENGESELLSCHAFT",
@@ -99,7 +100,7 @@ def test_the_exact_legal_name_comes_first_with_score_100(reference):
     ],
 )
 def test_typos_case_spacing_and_word_order_still_find_deutsche_bank_first(reference, query):
-    found = search_reference(reference, query)
+    found = read(reference, search_reference, query)
     assert found[0].lei == DEUTSCHE_BANK
     assert found[0].score >= 80
 
@@ -115,11 +116,11 @@ def test_typos_case_spacing_and_word_order_still_find_deutsche_bank_first(refere
     ],
 )
 def test_names_in_other_scripts_are_found(reference, query, lei):
-    assert search_reference(reference, query)[0].lei == lei
+    assert read(reference, search_reference, query)[0].lei == lei
 
 
 def test_a_whole_lei_finds_its_record_whatever_its_case_and_spaces(reference):
-    found = search_reference(reference, f"  {DEUTSCHE_BANK.lower()} ")
+    found = read(reference, search_reference, f"  {DEUTSCHE_BANK.lower()} ")
     assert leis(found) == [DEUTSCHE_BANK]
     assert found[0].score == 100
     assert found[0].legal_name == "DEUTSCHE BANK AKTIENGESELLSCHAFT"
@@ -128,10 +129,10 @@ def test_a_whole_lei_finds_its_record_whatever_its_case_and_spaces(reference):
 def test_an_lei_prefix_finds_the_leis_starting_with_it_in_lei_order(reference):
     expected = sorted(r["LEI"] for r in chosen_records() if r["LEI"].startswith("5493"))
     assert len(expected) > 5
-    found = search_reference(reference, "5493", limit=5)
+    found = read(reference, search_reference, "5493", limit=5)
     assert leis(found) == expected[:5]
     assert {m.score for m in found} == {20}
-    assert leis(search_reference(reference, "7ltw")) == [DEUTSCHE_BANK]
+    assert leis(read(reference, search_reference, "7ltw")) == [DEUTSCHE_BANK]
 
 
 def test_an_lei_like_query_that_is_no_lei_prefix_searches_names(engine, tmp_path):
@@ -139,7 +140,7 @@ def test_an_lei_like_query_that_is_no_lei_prefix_searches_names(engine, tmp_path
     import_records_rows(engine, tmp_path, records)
     assert looks_like_lei("group4")
     assert not looks_like_lei("bank")
-    assert leis(search_reference(engine, "securicor4")) == ["529900AAAAAAAAAAAA00"]
+    assert leis(read(engine, search_reference, "securicor4")) == ["529900AAAAAAAAAAAA00"]
 
 
 def import_records_rows(engine: Engine, folder: Path, rows: list[list[str]]) -> None:
@@ -148,13 +149,13 @@ def import_records_rows(engine: Engine, folder: Path, rows: list[list[str]]) -> 
 
 @pytest.mark.parametrize("query", ["", "   ", "a", "ab", " é ", "%", "%_", "''", "a b", "5 %"])
 def test_empty_and_too_short_queries_find_nothing(reference, query):
-    assert search_reference(reference, query) == []
+    assert read(reference, search_reference, query) == []
 
 
 @pytest.mark.parametrize("limit", [0, -1, 1001])
 def test_a_limit_out_of_range_is_refused(reference, limit):
     with pytest.raises(ValueError, match="limit must be from 1 to 1,000"):
-        search_reference(reference, "bank", limit=limit)
+        read(reference, search_reference, "bank", limit=limit)
 
 
 def test_percent_underscore_and_quotes_are_plain_characters(engine, tmp_path):
@@ -164,36 +165,36 @@ def test_percent_underscore_and_quotes_are_plain_characters(engine, tmp_path):
         ["529900AAAAAAAAAAAA03", "OBRIEN HOLDINGS", "ISSUED"],
     ]
     import_records_rows(engine, tmp_path, rows)
-    assert search_reference(engine, "o'brien_sons")[0].lei == "529900AAAAAAAAAAAA01"
-    assert search_reference(engine, "100% o'brien")[0].lei == "529900AAAAAAAAAAAA01"
-    assert search_reference(engine, '"quoted"')[0].lei == "529900AAAAAAAAAAAA02"
-    assert search_reference(engine, 'quoted" OR "company')[0].lei == "529900AAAAAAAAAAAA02"
+    assert read(engine, search_reference, "o'brien_sons")[0].lei == "529900AAAAAAAAAAAA01"
+    assert read(engine, search_reference, "100% o'brien")[0].lei == "529900AAAAAAAAAAAA01"
+    assert read(engine, search_reference, '"quoted"')[0].lei == "529900AAAAAAAAAAAA02"
+    assert read(engine, search_reference, 'quoted" OR "company')[0].lei == "529900AAAAAAAAAAAA02"
     # Wildcards match nothing by themselves, and SQL in a query is text to search for.
-    assert search_reference(engine, "%%%___") == []
-    assert search_reference(engine, "o'brien\x00")[0].lei == "529900AAAAAAAAAAAA01"
-    assert search_reference(engine, "'; DROP TABLE lei_records; --") == []
+    assert read(engine, search_reference, "%%%___") == []
+    assert read(engine, search_reference, "o'brien\x00")[0].lei == "529900AAAAAAAAAAAA01"
+    assert read(engine, search_reference, "'; DROP TABLE lei_records; --") == []
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM lei_records")).scalar() == 3
 
 
 def test_the_limit_caps_the_results_and_a_large_one_returns_every_match(reference):
-    assert len(search_reference(reference, "bank of china", limit=3)) == 3
-    found = search_reference(reference, "bank", limit=500)
+    assert len(read(reference, search_reference, "bank of china", limit=3)) == 3
+    found = read(reference, search_reference, "bank", limit=500)
     banks = {r["LEI"] for r in chosen_records() if "bank" in name_words(r["Entity.LegalName"])}
     assert banks <= set(leis(found))
 
 
 def test_results_are_ranked_best_first_and_ties_go_by_name_then_lei(reference):
-    found = search_reference(reference, "bank of china", limit=20)
+    found = read(reference, search_reference, "bank of china", limit=20)
     assert found[0].lei == BANK_OF_CHINA
     assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
-    alfalah = search_reference(reference, "bank alfalah limited")
+    alfalah = read(reference, search_reference, "bank alfalah limited")
     assert leis(alfalah)[:2] == ALFALAH
     assert alfalah[0].score == alfalah[1].score == 100
 
 
 def test_a_name_that_matches_no_word_finds_nothing_of_it(reference):
-    assert DEUTSCHE_BANK not in leis(search_reference(reference, "zzyzx qwerty"))
+    assert DEUTSCHE_BANK not in leis(read(reference, search_reference, "zzyzx qwerty"))
 
 
 def test_both_databases_rank_the_best_matches_alike(postgres_engine, tmp_path):
@@ -207,7 +208,7 @@ def test_both_databases_rank_the_best_matches_alike(postgres_engine, tmp_path):
             import_records(engine, tmp_path, sample_records())
         queries = ["deutsche bank", "bank of china", "ανωνυμη εταιρεια", "gmbh", "holdings"]
         for query in [*queries, "banco", "limited", "deutshe bank", "ист вест финанс"]:
-            best = [search_reference(e, query, limit=3) for e in (sqlite, postgres_engine)]
+            best = [read(e, search_reference, query, limit=3) for e in (sqlite, postgres_engine)]
             depth = 2 if query in queries else 1
             assert best[0][:depth] == best[1][:depth], query
     finally:
@@ -218,10 +219,10 @@ def test_both_databases_rank_the_best_matches_alike(postgres_engine, tmp_path):
 
 def test_renamed_deleted_and_added_records_are_searched_as_they_are_now(engine, tmp_path):
     import_records_rows(engine, tmp_path, [["529900AAAAAAAAAAAA04", "ZANZIBAR TRADING", ""]])
-    assert leis(search_reference(engine, "zanzibar")) == ["529900AAAAAAAAAAAA04"]
+    assert leis(read(engine, search_reference, "zanzibar")) == ["529900AAAAAAAAAAAA04"]
     import_records_rows(engine, tmp_path, [["529900AAAAAAAAAAAA04", "KILIMANJARO TRADING", ""]])
-    assert search_reference(engine, "zanzibar") == []
-    assert leis(search_reference(engine, "kilimanjaro")) == ["529900AAAAAAAAAAAA04"]
+    assert read(engine, search_reference, "zanzibar") == []
+    assert leis(read(engine, search_reference, "kilimanjaro")) == ["529900AAAAAAAAAAAA04"]
     with engine.begin() as connection:
         connection.execute(text("UPDATE lei_records SET legal_name = NULL"))
         connection.execute(
@@ -230,11 +231,11 @@ def test_renamed_deleted_and_added_records_are_searched_as_they_are_now(engine, 
                 " VALUES ('X1234567890123456789', 'ZZ ZANZIBAR')"
             )
         )
-    assert search_reference(engine, "kilimanjaro") == []
-    assert leis(search_reference(engine, "zanzibar")) == ["X1234567890123456789"]
+    assert read(engine, search_reference, "kilimanjaro") == []
+    assert leis(read(engine, search_reference, "zanzibar")) == ["X1234567890123456789"]
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM lei_records"))
-    assert search_reference(engine, "zanzibar") == []
+    assert read(engine, search_reference, "zanzibar") == []
 
 
 def test_sqlite_search_survives_a_vacuum(tmp_path):
@@ -247,8 +248,8 @@ def test_sqlite_search_survives_a_vacuum(tmp_path):
         connection.execute("VACUUM")
     with engine.begin() as connection:
         connection.execute(text("INSERT INTO lei_records (lei, legal_name) VALUES ('1', 'Bank x')"))
-    assert search_reference(engine, "deutsche bank")[0].lei == DEUTSCHE_BANK
-    assert search_reference(engine, "bank x")[0].lei == "1"
+    assert read(engine, search_reference, "deutsche bank")[0].lei == DEUTSCHE_BANK
+    assert read(engine, search_reference, "bank x")[0].lei == "1"
     engine.dispose()
 
 
@@ -265,7 +266,7 @@ def test_the_migration_indexes_existing_records_runs_twice_and_downgrades(blank_
     downgrade(engine, "0005")
     import_records(engine, tmp_path, chosen_records())
     upgrade(engine)
-    assert search_reference(engine, "deutshe bank")[0].lei == DEUTSCHE_BANK
+    assert read(engine, search_reference, "deutshe bank")[0].lei == DEUTSCHE_BANK
     upgrade(engine)
     downgrade(engine, "0005")
     with engine.connect() as connection:
@@ -276,7 +277,7 @@ def test_the_migration_indexes_existing_records_runs_twice_and_downgrades(blank_
         "lei_records_search",
     }
     upgrade(engine)
-    assert search_reference(engine, "deutshe bank")[0].lei == DEUTSCHE_BANK
+    assert read(engine, search_reference, "deutshe bank")[0].lei == DEUTSCHE_BANK
     engine.dispose()
 
 
@@ -325,8 +326,8 @@ def test_a_reader_role_can_search(engine, tmp_path):
         connection.execute(text(f"GRANT SELECT ON lei_records TO {role}"))
     reader = make_engine(engine.url.set(username=role))
     try:
-        assert search_reference(reader, "deutshe bank")[0].lei == DEUTSCHE_BANK
-        assert leis(search_reference(reader, "7LTW")) == [DEUTSCHE_BANK]
+        assert read(reader, search_reference, "deutshe bank")[0].lei == DEUTSCHE_BANK
+        assert leis(read(reader, search_reference, "7LTW")) == [DEUTSCHE_BANK]
     finally:
         reader.dispose()
         with engine.begin() as connection:
@@ -361,7 +362,7 @@ def test_the_name_search_reads_the_trigram_index(many_names):
 
 
 def test_the_lei_prefix_search_reads_an_index(many_names):
-    tree = plan(many_names, lei_prefix_query("postgresql", "000000000000000123", 10))
+    tree = plan(many_names, lei_prefix_query("000000000000000123", 10))
     assert {n.get("Index Name") for n in nodes(tree)} & {
         "ix_lei_records_lei_prefix",
         "lei_records_pkey",
@@ -383,19 +384,19 @@ def test_a_query_most_names_match_finds_the_names_nearest_its_length(many_names,
                 " ('A0000000000000000001', 'ENTITY'), ('A0000000000000000002', 'ENTITY AG')"
             )
         )
-    found = search_reference(many_names, "entity", limit=3)
+    found = read(many_names, search_reference, "entity", limit=3)
     assert leis(found)[:2] == ["A0000000000000000001", "A0000000000000000002"]
     assert found[2].legal_name.startswith("ENTITY ")
     # A rare name is found alike, though the walks are tried first for it here.
     monkeypatch.setattr(reference_search, "COMMON_MATCHES", 0)
-    rare = search_reference(many_names, "entity c4ca4238a0b923820dcc509a6f75849b")
+    rare = read(many_names, search_reference, "entity c4ca4238a0b923820dcc509a6f75849b")
     assert rare[0].legal_name == "ENTITY c4ca4238a0b923820dcc509a6f75849b LIMITED"
 
 
 def test_the_walks_of_a_common_query_find_matches_on_both_databases(reference, monkeypatch):
     monkeypatch.setattr(reference_search, "COMMON_MATCHES", 1)
     monkeypatch.setattr(reference_search, "WALK_POOL", 5)
-    found = search_reference(reference, "bank", limit=5)
+    found = read(reference, search_reference, "bank", limit=5)
     assert len(found) == 5
     assert all("bank" in fold_text(m.legal_name) for m in found)
     assert len(set(leis(found))) == 5

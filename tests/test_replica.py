@@ -44,6 +44,7 @@ from gleif_data.replica import has_replayed, is_read_only, write_position
 from tests.fingerprint import database_fingerprint
 from tests.replicated_postgres import ReplicatedPostgres, wait_for_replay
 from tests.support import running_app, write_csv
+from tests.transactions import read, write
 
 BATCH = "demo-small"
 DOMAIN = "capricorn.ai"  # a demo-small domain with candidates
@@ -144,8 +145,9 @@ def test_the_standby_is_a_read_only_copy_of_the_primary(replicated):
             assert not is_read_only(on_primary)
             position = write_position(on_primary)
         assert has_replayed(connection, position)
-    assert list_batches(replicated.standby) == list_batches(replicated.primary)
-    assert list_batches(replicated.read) == list_batches(replicated.primary)
+    expected = read(replicated.primary, list_batches)
+    assert read(replicated.standby, list_batches) == expected
+    assert read(replicated.read, list_batches) == expected
 
 
 def test_every_export_from_the_standby_is_byte_identical_to_the_primarys(replicated):
@@ -204,8 +206,8 @@ def test_stale_counts_read_on_the_standby_are_stored_on_the_primary(replicated):
     with replicated.primary.connect() as connection:
         stamp = tuple(current_stamp(connection, BATCH))
     assert stored_stamp(replicated.primary) != stamp
-    overview = batch_overview(replicated.read, BATCH)
-    assert overview == batch_overview(replicated.primary, BATCH)
+    overview = read(replicated.read, batch_overview, BATCH)
+    assert overview == read(replicated.primary, batch_overview, BATCH)
     assert stored_stamp(replicated.primary) == stamp
     replicated.caught_up()
     assert stored_stamp(replicated.standby) == stamp
@@ -213,20 +215,20 @@ def test_stale_counts_read_on_the_standby_are_stored_on_the_primary(replicated):
 
 def test_the_standby_alone_counts_stale_batches_and_writes_nothing(replicated):
     make_stale(replicated)
-    expected = qa_overview(replicated.primary, BATCH)
+    expected = read(replicated.primary, qa_overview, BATCH)
     with replicated.primary.begin() as connection:
         connection.execute(text("DELETE FROM batch_summaries WHERE batch_id = :b"), {"b": BATCH})
     replicated.caught_up()
     before = database_fingerprint(replicated.primary)
-    assert qa_overview(replicated.standby, BATCH) == expected
+    assert read(replicated.standby, qa_overview, BATCH) == expected
     flag = DomainFilter(flags={Flag.NO_CANDIDATE})
-    assert count_domains(replicated.standby, BATCH, flag) == expected.by_flag["no_candidate"]
+    assert read(replicated.standby, count_domains, BATCH, flag) == expected.by_flag["no_candidate"]
     assert database_fingerprint(replicated.primary) == before
 
 
 def test_the_pages_on_the_standby_show_the_batch(replicated, monkeypatch):
     make_stale(replicated)
-    expected = batch_overview(replicated.primary, BATCH)
+    expected = read(replicated.primary, batch_overview, BATCH)
     # No stored counts at all: the pages count on the standby (and store on the primary).
     with replicated.primary.begin() as connection:
         connection.execute(text("DELETE FROM batch_summaries"))
@@ -255,8 +257,10 @@ def test_a_decision_goes_to_the_primary_and_its_analyst_sees_it_at_once(replicat
         next(b for b in at.button if b.label == "Accept").click().run()
         assert calm(at)
         # On the primary, not yet on the standby; the analyst's pages show it all the same.
-        assert [h.decided_by for h in domain_history(replicated.primary, BATCH, DOMAIN)] == ["Ana"]
-        assert domain_history(replicated.standby, BATCH, DOMAIN) == []
+        assert [h.decided_by for h in read(replicated.primary, domain_history, BATCH, DOMAIN)] == [
+            "Ana"
+        ]
+        assert read(replicated.standby, domain_history, BATCH, DOMAIN) == []
         assert "Accepted" in qa_line(at)
         assert "last decision by Ana" in qa_line(at)
         assert at.session_state[LAST_WRITE].position is not None
@@ -283,14 +287,15 @@ def test_a_review_decision_moves_the_queue_on_at_once(replicated, monkeypatch):
         next(b for b in at.button if b.label == "No match").click().run()
         assert calm(at)
         assert at.subheader[0].value != first
-        history = domain_history(replicated.primary, BATCH, first)
+        history = read(replicated.primary, domain_history, BATCH, first)
         assert [(h.action, h.decided_by) for h in history][-1] == (Action.NO_MATCH, "Rui")
     replicated.caught_up()
 
 
 def test_exports_after_decisions_are_identical_once_the_standby_caught_up(replicated):
-    record_decision(
+    write(
         replicated.read,
+        record_decision,
         batch=BATCH,
         domain=DOMAIN,
         action=Action.RESET,
@@ -324,7 +329,7 @@ def test_a_browser_walks_overview_explore_and_domain_on_the_standby(browser, ser
     try:
         page = context.new_page()
         page.set_default_timeout(30_000)
-        expected = batch_overview(replicated.standby, BATCH)
+        expected = read(replicated.standby, batch_overview, BATCH)
         page.goto(f"{served}/?batch={BATCH}")
         page.get_by_text("Domains by number of candidates").wait_for()
         settle(page)
@@ -344,8 +349,8 @@ def test_a_browser_walks_overview_explore_and_domain_on_the_standby(browser, ser
         with replay_paused(replicated.standby):
             decide(page, "Accept", 0, "Accepted")
             assert qa_line(page).startswith("QA: Accepted: ")
-            assert domain_history(replicated.standby, BATCH, DECIDED_IN_BROWSER) == []
-        history = domain_history(replicated.primary, BATCH, DECIDED_IN_BROWSER)
+            assert read(replicated.standby, domain_history, BATCH, DECIDED_IN_BROWSER) == []
+        history = read(replicated.primary, domain_history, BATCH, DECIDED_IN_BROWSER)
         assert [(h.action, h.decided_by) for h in history] == [(Action.ACCEPT, "Browser Bo")]
     finally:
         context.close()

@@ -6,12 +6,8 @@ from gleif_data.decisions import domain_history
 from gleif_data.domain_detail import find_domain
 from gleif_data.import_batch import import_batch
 from gleif_data.import_gleif import import_gleif
-from tests.support import write_csv, write_gleif_subset
-from tests.test_app import app, url_of
-
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
-BRITISH = "2138001AVBSD1HSC6Z10"
+from tests.support import ACME, BRITISH, ZETA, app, url_of, write_csv, write_gleif_subset
+from tests.transactions import read
 
 
 @pytest.fixture
@@ -35,7 +31,7 @@ def heading(at):
 
 
 def button(at, engine, domain, kind, number):
-    domain_id = find_domain(engine, "alpha", domain).domain_id
+    domain_id = read(engine, find_domain, "alpha", domain).domain_id
     return at.button(key=f"{kind}_{domain_id}_{number}")
 
 
@@ -51,7 +47,7 @@ def test_without_a_name_nothing_is_recorded(batch, monkeypatch):
     button(at, batch, "two.com", "accept", 1).click().run()
     assert any("Type your name first" in i.value for i in at.info)
     assert heading(at) == "two.com"
-    assert domain_history(batch, "alpha", "two.com") == []
+    assert read(batch, domain_history, "alpha", "two.com") == []
 
 
 def test_accept_moves_on_and_a_reject_stays_while_a_candidate_is_undecided(batch, monkeypatch):
@@ -63,7 +59,7 @@ def test_accept_moves_on_and_a_reject_stays_while_a_candidate_is_undecided(batch
     assert heading(at) == "none.org"
     assert [
         (h.action.value, h.lei_code, h.decided_by)
-        for h in domain_history(batch, "alpha", "two.com")
+        for h in read(batch, domain_history, "alpha", "two.com")
     ] == [
         ("reject", ZETA, "Ana"),
         ("accept", ACME, "Ana"),
@@ -103,12 +99,12 @@ def test_a_domain_is_matched_to_an_lei_found_by_search(batch, monkeypatch, tmp_p
     import_gleif(batch, write_gleif_subset(tmp_path / "g.csv", [BRITISH]))
     at = review(monkeypatch, batch, domain="none.org")
     at.text_input(key="analyst").input("Ana").run()
-    domain_id = find_domain(batch, "alpha", "none.org").domain_id
+    domain_id = read(batch, find_domain, "alpha", "none.org").domain_id
     at.text_input(key=f"reference_query_{domain_id}").input("johnson matthey").run()
     at.button(key=f"accept_other_{domain_id}_{BRITISH}").click().run()
     assert not at.exception
     assert heading(at) == "three.com"
-    history = domain_history(batch, "alpha", "none.org")
+    history = read(batch, domain_history, "alpha", "none.org")
     assert [(h.action.value, h.lei_code, h.legal_name) for h in history] == [
         ("accept", BRITISH, "JOHNSON MATTHEY PLC")
     ]

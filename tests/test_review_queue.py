@@ -18,12 +18,10 @@ from gleif_data.review_queue import (
     previous_domain,
     queue_position,
 )
-from tests.support import write_csv, write_gleif_subset
+from tests.support import BAD_CHECK, BRITISH, GERMAN, write_csv, write_gleif_subset
+from tests.transactions import read, write
 
-GERMAN = "39120001AX50UKJ6HG21"
-BRITISH = "2138001AVBSD1HSC6Z10"
 BOURNE = "2138003IYQ5KYJZQRK54"
-BAD_CHECK = "579100EKDEGDFEHDC086"
 # In import order; every domain but bourne.co.uk (one clean candidate) has a flag.
 DOMAINS = ["microfinance.de", "two.co.uk", "bourne.co.uk", "bad.ar", "nothing.org", "last.de"]
 
@@ -47,7 +45,7 @@ def batch(engine, tmp_path):
 def walk_all(engine, queue):
     """Every domain of the queue, by following next_domain from the start."""
     at = None
-    while (found := next_domain(engine, queue, after=at)) is not None:
+    while (found := read(engine, next_domain, queue, after=at)) is not None:
         yield found
         at = found.domain_id
 
@@ -57,8 +55,14 @@ def walk(engine, queue):
 
 
 def decide(engine, domain, action, lei=None):
-    record_decision(
-        engine, batch="b1", domain=domain, action=action, decided_by="ana", lei_code=lei
+    write(
+        engine,
+        record_decision,
+        batch="b1",
+        domain=domain,
+        action=action,
+        decided_by="ana",
+        lei_code=lei,
     )
 
 
@@ -93,37 +97,37 @@ def test_the_filters_narrow_the_queue(batch):
         "two.co.uk",
         "last.de",
     ]
-    assert next_domain(batch, ReviewQueue("b2")) is None
+    assert read(batch, next_domain, ReviewQueue("b2")) is None
 
 
 def test_previous_walks_the_queue_backwards(batch):
     queue = ReviewQueue("b1")
     ids = [found.domain_id for found in walk_all(batch, queue)]
     backwards, before = [], ids[-1] + 1
-    while (found := previous_domain(batch, queue, before=before)) is not None:
+    while (found := read(batch, previous_domain, queue, before=before)) is not None:
         backwards.append(found.domain_id)
         before = found.domain_id
     assert backwards == ids[::-1]
-    assert next_domain(batch, queue, after=ids[-1]) is None
+    assert read(batch, next_domain, queue, after=ids[-1]) is None
 
 
 def test_the_position_counts_the_queue_up_to_a_domain(batch):
     queue = ReviewQueue("b1")
-    first = next_domain(batch, queue)
-    second = next_domain(batch, queue, after=first.domain_id)
-    assert queue_position(batch, queue, first.domain_id) == QueuePosition(1, 5, True)
-    assert queue_position(batch, queue, second.domain_id) == QueuePosition(2, 5, True)
+    first = read(batch, next_domain, queue)
+    second = read(batch, next_domain, queue, after=first.domain_id)
+    assert read(batch, queue_position, queue, first.domain_id) == QueuePosition(1, 5, True)
+    assert read(batch, queue_position, queue, second.domain_id) == QueuePosition(2, 5, True)
     everything = ReviewQueue("b1", pending_only=False)
     bourne = next(d for d in walk_all(batch, everything) if d.domain == "bourne.co.uk")
     # bourne.co.uk is not to review: it counts as a place between two that are.
-    assert queue_position(batch, queue, bourne.domain_id) == QueuePosition(2, 5, False)
-    assert queue_position(batch, everything, bourne.domain_id) == QueuePosition(3, 6, True)
+    assert read(batch, queue_position, queue, bourne.domain_id) == QueuePosition(2, 5, False)
+    assert read(batch, queue_position, everything, bourne.domain_id) == QueuePosition(3, 6, True)
 
 
 def test_quotes_and_wildcards_in_filters_are_plain_text(batch):
     queue = ReviewQueue("b1", DomainFilter(domain_contains="%' OR 1=1 --"), pending_only=False)
-    assert next_domain(batch, queue) is None
-    assert queue_position(batch, queue, 1) == QueuePosition(0, 0, False)
+    assert read(batch, next_domain, queue) is None
+    assert read(batch, queue_position, queue, 1) == QueuePosition(0, 0, False)
 
 
 def test_the_one_lookup_form_of_any_flag_agrees_with_any_flag(batch):

@@ -24,7 +24,6 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
-import streamlit as st
 import werkzeug.serving
 from streamlit.testing.v1 import AppTest
 
@@ -36,7 +35,16 @@ from gleif_data.export_links import LinkSigner
 from gleif_data.import_batch import import_batch
 from gleif_data.migrate import upgrade
 from tests.browser_kit import settle, shot
-from tests.support import require_browser, running_app, write_csv
+from tests.support import (
+    ACME,
+    ZETA,
+    app_test,
+    require_browser,
+    running_app,
+    url_of,
+    write_csv,
+)
+from tests.transactions import read
 
 with warnings.catch_warnings():  # the provider imports parts of Authlib that Authlib deprecates
     import authlib.deprecate  # noqa: F401 - installs an "always" filter; ours must come after it
@@ -48,8 +56,6 @@ with warnings.catch_warnings():  # the provider imports parts of Authlib that Au
 # Raised inside the provider's token endpoint, a test tool's affair.
 pytestmark = pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")
 
-ACME = "5493001KJTIIGC8Y1R12"
-ZETA = "0292001130A2Q5CDA023"
 BATCH = "b1"
 COOKIE_SECRET = token_urlsafe(32)  # a new one each run
 ANALYST = User(sub="ada", claims={"email": "ada@example.com", "name": "Ada Lovelace"})
@@ -268,7 +274,7 @@ def identity_provider(*users: User) -> Iterator[str]:
 def decided_by(database: str, domain: str) -> list[tuple[str, str]]:
     engine = make_engine(database)
     try:
-        return [(h.action.value, h.decided_by) for h in domain_history(engine, BATCH, domain)]
+        return [(h.action.value, h.decided_by) for h in read(engine, domain_history, BATCH, domain)]
     finally:
         engine.dispose()
 
@@ -343,11 +349,8 @@ def signed_in_app(engine, tmp_path, monkeypatch, auth: str) -> AppTest:
     """The app under AppTest with these [auth] secrets and an analyst signed in."""
     rows = [["acme.com", ACME, "ACME Corp", "", ""]]
     import_batch(engine, write_csv(tmp_path / "in.csv", rows), BATCH)
-    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.delenv("GLEIF_LINK_SECRET", raising=False)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60)
+    at = app_test(monkeypatch, url_of(engine))
     at.secrets["auth"] = tomllib.loads(auth)["auth"]
     at.user = {"is_logged_in": True, "email": "ada@example.com", "name": "Ada Lovelace"}
     return at
