@@ -88,14 +88,16 @@ def legacy_writer_grants(engine, role: str) -> None:
             connection.execute(text(statement))
 
 
-def read_only_grants(role: str, database: str) -> list[str]:
+def read_only_grants(engine, role: str) -> None:
     """A reader that could store counts, but whose transactions are read-only by default (as
     every transaction on a hot standby is)."""
-    return [
-        *reader_grants(role, database),
-        f"GRANT INSERT, UPDATE ON batch_summaries TO {role}",
-        f"ALTER ROLE {role} SET default_transaction_read_only = on",
-    ]
+    with engine.begin() as connection:
+        for statement in (
+            *reader_grants(role, engine.url.database),
+            f"GRANT INSERT, UPDATE ON batch_summaries TO {role}",
+            f"ALTER ROLE {role} SET default_transaction_read_only = on",
+        ):
+            connection.execute(text(statement))
 
 
 @pytest.fixture

@@ -168,6 +168,18 @@ def test_a_write_to_a_read_only_database_is_read_only_database(engine, tmp_path)
     read_only.dispose()
 
 
+def test_a_read_only_default_still_holds_on_a_connection_back_from_a_read_snapshot(engine):
+    # As on a hot standby, where a transaction that asks for READ WRITE is refused.
+    _postgres_only(engine)
+    url = engine.url.set(query={"options": "-c default_transaction_read_only=on"})
+    read_only = make_engine(url, pool_size=1, max_overflow=0)  # one connection, reused
+    with read_snapshot(read_only) as connection:
+        connection.execute(text("SELECT 1"))
+    with pytest.raises(ReadOnlyDatabase), write_transaction(read_only) as connection:
+        connection.execute(text("DELETE FROM domains"))
+    read_only.dispose()
+
+
 def test_a_write_inside_a_read_snapshot_is_read_only_database(engine):
     _postgres_only(engine)
     with pytest.raises(ReadOnlyDatabase), read_snapshot(engine) as connection:
