@@ -80,14 +80,19 @@ CHROMIUM_ARGS = [
 ]
 
 
-def require_browser() -> None:
-    """Skip without Debian's Chromium on a developer machine; fail under CI=true."""
-    if CHROMIUM.exists():
+def require_program(program: Path, package: str) -> None:
+    """Skip without a Debian program on a developer machine; fail under CI=true."""
+    if program.exists():
         return
-    message = f"{CHROMIUM} is missing: apt-get install chromium"
+    message = f"{program} is missing: apt-get install {package}"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def require_browser() -> None:
+    """Skip without Debian's Chromium on a developer machine; fail under CI=true."""
+    require_program(CHROMIUM, "chromium")
 
 
 def free_port() -> int:

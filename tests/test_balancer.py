@@ -32,7 +32,13 @@ from gleif_data.explore import explore_page
 from gleif_data.export import ExportOptions, export_bytes
 from gleif_data.filters import DomainFilter
 from tests.browser_kit import settle, shot
-from tests.support import free_port, require_browser, stop_process, wait_until_healthy
+from tests.support import (
+    free_port,
+    require_browser,
+    require_program,
+    stop_process,
+    wait_until_healthy,
+)
 from tests.test_signin import ANALYST, identity_provider
 from tests.transactions import read
 
@@ -52,12 +58,7 @@ STICKY_COOKIE = "SERVERID"  # deploy/haproxy.cfg's cookie line
 
 def require_haproxy() -> None:
     """Skip without Debian's haproxy on a developer machine; fail under CI=true."""
-    if HAPROXY.exists():
-        return
-    message = f"{HAPROXY} is missing: apt-get install haproxy"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    require_program(HAPROXY, "haproxy")
 
 
 class Server:
